@@ -1,0 +1,66 @@
+"""The JSON API: one django-ninja instance, one OpenAPI document at /api/openapi.json.
+
+Every error leaves in the envelope ``{"status": "error", "sub_status": [...], "cid": ...}``:
+domain refusals (403), malformed input (400), and anything the framework itself refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+
+from admit.core.envelope import error_response
+from admit.core.errors import AdmitError, Code, InputError
+from admit.core.jsonbody import AdmitParser
+from admit.sso.api import router as sso_router
+from admit.sso.disclosure import visible_codes
+
+log = logging.getLogger("admit.api")
+
+api = NinjaAPI(
+    title="admit",
+    version="1",
+    description="Sign-up, confirmation, approval and sign-in. Errors: see docs/api.md.",
+    parser=AdmitParser(),
+    openapi_url="api/openapi.json",
+    docs_url="api/docs",
+    urls_namespace="api",
+)
+api.add_router("zato/sso/", sso_router)
+
+
+def _cid(request: HttpRequest) -> str:
+    return request.cid  # type: ignore[attr-defined]
+
+
+@api.exception_handler(AdmitError)
+def on_admit_error(request: HttpRequest, exc: AdmitError) -> HttpResponse:
+    log.info("cid=%s refused %s: %s", _cid(request), ",".join(exc.codes), exc.message)
+    details = exc.details if isinstance(exc, InputError) else None
+    codes = exc.codes if isinstance(exc, InputError) else visible_codes(exc.codes)
+    return error_response(_cid(request), codes, exc.http_status, details)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    details = []
+    missing = invalid = False
+    for error in exc.errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "payload", "filters")]
+        is_missing = error.get("type") == "missing"
+        missing |= is_missing
+        invalid |= not is_missing
+        details.append({"field": ".".join(location) or "body", "problem": str(error.get("msg", "invalid"))})
+    codes = ([Code.INPUT_MISSING] if missing else []) + ([Code.INPUT_INVALID] if invalid else [])
+    return error_response(_cid(request), codes, 400, details)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, InputError):
+        return on_admit_error(request, cause)
+    return error_response(_cid(request), [Code.INPUT_INVALID], exc.status_code, [{"field": "request", "problem": str(exc)}])

@@ -1,0 +1,58 @@
+"""Writing the audit log.
+
+``audited`` wraps a flow: the flow runs in a transaction and its success row is written in
+that same transaction; when the flow raises an ``AdmitError`` the transaction rolls back and
+the failure row is written after it, so refused attempts are on record too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from admit.audit.models import AuditEvent
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError
+
+
+@dataclass
+class AuditEntry:
+    """What a flow learns about its event while it runs: who acted, on whom, for which app."""
+
+    event: str
+    caller: Caller
+    app: str = ""
+    actor_user_id: str = ""
+    target_user_id: str = ""
+    extra_data: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, outcome: str, error_codes: str = "") -> AuditEvent:
+        return AuditEvent.objects.create(
+            created_at=clock.now(),
+            event=self.event,
+            outcome=outcome,
+            error_codes=error_codes,
+            actor_user_id=self.actor_user_id,
+            target_user_id=self.target_user_id,
+            remote_ip=self.caller.remote_ip,
+            app=self.app[:128],
+            cid=self.caller.cid,
+            extra_data=self.extra_data,
+        )
+
+
+@contextmanager
+def audited(event: str, caller: Caller, app: str = "") -> Iterator[AuditEntry]:
+    entry = AuditEntry(event=event, caller=caller, app=app)
+    try:
+        with transaction.atomic():
+            yield entry
+            entry.write(AuditEvent.Outcome.OK)
+    except AdmitError as error:
+        entry.write(AuditEvent.Outcome.ERROR, ",".join(error.codes))
+        raise

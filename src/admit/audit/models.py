@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One append-only row per state change or authentication attempt.
+
+    Users are named by their public ``user_id`` rather than a foreign key, so the row
+    outlives the account (a rejected sign-up is deleted; its audit trail is not).
+    No password, token or key is ever stored here.
+    """
+
+    class Outcome(models.TextChoices):
+        OK = "ok"
+        ERROR = "error"
+
+    created_at = models.DateTimeField(db_index=True)
+    event = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    error_codes = models.CharField(max_length=128, blank=True)
+    actor_user_id = models.CharField(max_length=32, blank=True, db_index=True)
+    target_user_id = models.CharField(max_length=32, blank=True, db_index=True)
+    remote_ip = models.GenericIPAddressField(null=True, blank=True)
+    app = models.CharField(max_length=128, blank=True)
+    cid = models.CharField(max_length=32)
+    extra_data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["event", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event} {self.outcome}"

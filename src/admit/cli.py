@@ -1,0 +1,155 @@
+"""The ``admit`` command: serve, worker, migrate, createsuperuser, and Django's own commands."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SERVICE_ADDRESS = "127.0.0.1:11223"
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "admit.settings")
+    import django
+
+    from admit.config import ConfigError
+
+    try:
+        django.setup()
+    except ConfigError as exc:
+        sys.exit(f"admit: configuration error: {exc}")
+
+
+def migrate(args: argparse.Namespace) -> None:
+    _django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=args.verbosity)
+    call_command("createcachetable", verbosity=args.verbosity)
+
+
+def createsuperuser(args: argparse.Namespace) -> None:
+    _django()
+    from admit.core.context import Caller
+    from admit.core.errors import AdmitError
+    from admit.sso.flows.users import create_superuser
+
+    username = args.username or input("Username: ").strip()
+    email = args.email or input("E-mail address: ").strip()
+    password = os.environ.get("ADMIT_SUPERUSER_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            sys.exit("admit: set ADMIT_SUPERUSER_PASSWORD or run this in a terminal to be asked")
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password (again): "):
+            sys.exit("admit: the passwords differ")
+    try:
+        user = create_superuser(username, email, password, Caller())
+    except AdmitError as exc:
+        sys.exit(f"admit: refused ({', '.join(exc.codes)}): {exc.message}; see docs/api.md for the codes")
+    print(f"Super-user {user.username} created ({user.user_id}).")
+
+
+def worker(args: argparse.Namespace) -> None:
+    _django()
+    from admit.mail.worker import run
+
+    run(poll_seconds=args.poll, once=args.once)
+
+
+def serve(args: argparse.Namespace) -> None:
+    """gunicorn with one sync worker per core, plus an e-mail worker unless --no-worker."""
+    _django()
+    from django.conf import settings
+
+    gunicorn = [
+        sys.executable, "-m", "gunicorn", "admit.wsgi:application",
+        "--bind", args.bind,
+        "--workers", str(args.workers),
+        "--worker-class", "sync",
+        "--preload",
+        "--timeout", "30",
+        "--access-logfile", "-" if args.access_log else "/dev/null",
+        "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(M)sms',
+    ]  # fmt: skip
+    children = [subprocess.Popen(gunicorn)]
+    if args.worker:
+        children.append(subprocess.Popen([sys.executable, "-m", "admit.cli", "worker"]))
+    print(
+        f"admit is serving on http://{args.bind} ({args.workers} workers, data in {settings.ADMIT_DATA_DIR}).\n"
+        "Create the first super-user with:  .venv/bin/admit createsuperuser\n"
+        f"API documentation: http://{args.bind}/api/docs",
+        flush=True,
+    )
+    _supervise(children)
+
+
+def _supervise(children: list[subprocess.Popen]) -> None:
+    """Run until a signal or until any child exits; then stop them all."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        exit_code = next(child.returncode for child in children if child.returncode is not None)
+    except KeyboardInterrupt:
+        pass
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        child.wait(timeout=30)
+    sys.exit(exit_code)
+
+
+def manage(args: argparse.Namespace) -> None:
+    _django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["admit manage", *args.rest])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="admit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="run the service (gunicorn) and an e-mail worker")
+    p.add_argument("--bind", default=os.environ.get("ADMIT_BIND", SERVICE_ADDRESS))
+    p.add_argument("--workers", type=int, default=int(os.environ.get("ADMIT_WORKERS", os.cpu_count() or 1)))
+    p.add_argument("--no-worker", dest="worker", action="store_false", help="do not start an e-mail worker")
+    p.add_argument("--access-log", action="store_true", help="log every request line from gunicorn too")
+    p.set_defaults(func=serve)
+
+    p = commands.add_parser("worker", help="deliver queued e-mail")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between rounds when idle")
+    p.add_argument("--once", action="store_true", help="deliver what is due and exit")
+    p.set_defaults(func=worker)
+
+    p = commands.add_parser("migrate", help="create or update the database tables")
+    p.add_argument("--verbosity", type=int, default=1)
+    p.set_defaults(func=migrate)
+
+    p = commands.add_parser("createsuperuser", help="make a super-user")
+    p.add_argument("--username")
+    p.add_argument("--email")
+    p.set_defaults(func=createsuperuser)
+
+    p = commands.add_parser("manage", help="run a Django management command")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=manage)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

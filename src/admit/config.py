@@ -1,0 +1,204 @@
+"""admit's configuration: policy from ``admit.toml`` and deployment from ``ADMIT_*`` variables.
+
+Both are read and validated once, when settings load; a bad value stops the start with a
+``ConfigError`` that names the key. The policy object lands in ``settings.ADMIT_POLICY``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+DEFAULT_TOML = Path(__file__).with_name("default.toml")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SignupPolicy:
+    enabled: bool = True
+    confirmation_required: bool = True
+    approval_required: bool = True
+    return_confirm_token: bool = True
+    confirm_token_max_age: int = 172800
+    send_welcome_email: bool = True
+    send_rejection_email: bool = True
+    inform_if_user_exists: bool = True
+    inform_if_user_invalid: bool = True
+    inform_if_email_exists: bool = False
+    inform_if_email_invalid: bool = True
+    inform_if_password_invalid: bool = True
+    validation_hook: str = ""
+
+
+@dataclass(frozen=True)
+class AppsPolicy:
+    all: tuple[str, ...] = ("CRM", "ERP")
+    signup_allowed: tuple[str, ...] = ("CRM", "ERP")
+    login_allowed: tuple[str, ...] = ("CRM", "ERP")
+
+
+@dataclass(frozen=True)
+class UserValidationPolicy:
+    reject_username: tuple[str, ...] = ("zato", "admin", "root")
+    reject_email: tuple[str, ...] = ("zato", "admin", "root")
+    username_max_length: int = 128
+    email_max_length: int = 254
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 8
+    max_length: int = 256
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    expiry: int = 3600
+
+
+@dataclass(frozen=True)
+class Policy:
+    signup: SignupPolicy = SignupPolicy()
+    apps: AppsPolicy = AppsPolicy()
+    user_validation: UserValidationPolicy = UserValidationPolicy()
+    password: PasswordPolicy = PasswordPolicy()
+    session: SessionPolicy = SessionPolicy()
+
+
+def _coerce(where: str, annotation: Any, value: Any) -> Any:
+    if annotation == "bool" or annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if annotation == "int" or annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise ConfigError(f"{where} must be a whole number >= 0, got {value!r}")
+    if annotation == "str" or annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    if annotation == "tuple[str, ...]" or get_origin(annotation) is tuple:
+        if isinstance(value, list) and all(isinstance(item, str) and item for item in value):
+            return tuple(value)
+        raise ConfigError(f"{where} must be a list of non-empty strings, got {value!r}")
+    raise ConfigError(f"{where}: unsupported setting type {annotation!r}")  # pragma: no cover
+
+
+def _section(name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"admit.toml: [{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"admit.toml: unknown key [{name}] {key}")
+    values = {
+        key: _coerce(f"admit.toml: [{name}] {key}", known[key].type, value)
+        for key, value in raw.items()
+    }
+    return cls(**values)
+
+
+def parse_policy(document: dict[str, Any]) -> Policy:
+    sections = {f.name: f.type for f in fields(Policy)}
+    for name in document:
+        if name not in sections:
+            raise ConfigError(f"admit.toml: unknown section [{name}]")
+    classes = {f.name: type(getattr(Policy(), f.name)) for f in fields(Policy)}
+    policy = Policy(**{name: _section(name, classes[name], document.get(name, {})) for name in classes})
+    _check_apps(policy.apps)
+    if policy.password.min_length > policy.password.max_length:
+        raise ConfigError("admit.toml: [password] min_length is greater than max_length")
+    return policy
+
+
+def _check_apps(apps: AppsPolicy) -> None:
+    for key in ("signup_allowed", "login_allowed"):
+        unknown = set(getattr(apps, key)) - set(apps.all)
+        if unknown:
+            raise ConfigError(f"admit.toml: [apps] {key} names apps not in [apps] all: {sorted(unknown)}")
+
+
+def load_policy(path: Path) -> Policy:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(DEFAULT_TOML.read_text())
+    try:
+        document = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_policy(document)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    data_dir: Path
+    config_path: Path
+    database_url: str
+    redis_url: str
+    secret_key: str
+    smtp_url: str
+    base_url: str
+    debug: bool
+    email_from: str
+
+
+def _env_bool(env: dict[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
+def _secret_key(env: dict[str, str], data_dir: Path) -> str:
+    """ADMIT_SECRET_KEY, or a key generated once and kept in the data folder (mode 0600)."""
+    key = env.get("ADMIT_SECRET_KEY", "")
+    if key:
+        if len(key) < 32:
+            raise ConfigError("ADMIT_SECRET_KEY must be at least 32 characters long")
+        return key
+    key_file = data_dir / "secret_key"
+    if not key_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def _check_url(key: str, value: str, schemes: tuple[str, ...]) -> str:
+    if value and value.split("://", 1)[0] not in schemes:
+        raise ConfigError(f"{key} must start with one of {', '.join(s + '://' for s in schemes)}")
+    return value
+
+
+def load_deployment(env: dict[str, str]) -> Deployment:
+    data_dir = Path(env.get("ADMIT_DATA_DIR") or "data").resolve()
+    base_url = env.get("ADMIT_BASE_URL", "http://127.0.0.1:11223").rstrip("/")
+    _check_url("ADMIT_BASE_URL", base_url, ("http", "https"))
+    return Deployment(
+        data_dir=data_dir,
+        config_path=Path(env.get("ADMIT_CONFIG") or data_dir / "admit.toml"),
+        database_url=_check_url(
+            "ADMIT_DATABASE_URL",
+            env.get("ADMIT_DATABASE_URL", ""),
+            ("sqlite", "postgres", "postgresql", "pgsql"),
+        ),
+        redis_url=_check_url("ADMIT_REDIS_URL", env.get("ADMIT_REDIS_URL", ""), ("redis", "rediss", "unix")),
+        secret_key=_secret_key(env, data_dir),
+        smtp_url=_check_url("ADMIT_SMTP_URL", env.get("ADMIT_SMTP_URL", ""), ("smtp", "smtps")),
+        base_url=base_url,
+        debug=_env_bool(env, "ADMIT_DEBUG", False),
+        email_from=env.get("ADMIT_EMAIL_FROM", "admit <noreply@localhost>"),
+    )

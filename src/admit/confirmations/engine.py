@@ -1,0 +1,163 @@
+"""Generic, typed, expiring, one-time confirmation keys for any object.
+
+A kind is registered once with its validity, the sentence a person sees before confirming,
+and the function that acts on confirmation. ``create`` hands out a key (128 bits, stored as
+its SHA-256 digest); ``confirm`` spends it exactly once, even under concurrent clicks, and
+runs the kind's action in the same transaction. Three outcomes are told apart: the key is
+malformed, the key is expired or already used (or revoked), the key was never issued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from django.conf import settings
+from django.db import models, transaction
+
+from admit.audit.log import AuditEntry, audited
+from admit.confirmations.models import Confirmation
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code
+from admit.core.secrets import digest, is_secret_shaped, new_secret
+
+KEY_PREFIX = "zcnt"
+
+
+class ConfirmationError(AdmitError):
+    pass
+
+
+class MalformedKey(ConfirmationError):
+    def __init__(self) -> None:
+        super().__init__(Code.NO_SUCH_CONFIRM_TOKEN, "not a confirmation key")
+
+
+class KeyNotFound(ConfirmationError):
+    def __init__(self) -> None:
+        super().__init__(Code.NO_SUCH_CONFIRM_TOKEN, "no such confirmation key")
+
+
+class KeyExpiredOrUsed(ConfirmationError):
+    def __init__(self, confirmation: Confirmation):
+        self.confirmation = confirmation
+        if self.was_used:
+            super().__init__(Code.ALREADY_CONFIRMED, "confirmation key already used")
+        else:
+            super().__init__(Code.NO_SUCH_CONFIRM_TOKEN, "confirmation key expired or revoked")
+
+    @property
+    def was_used(self) -> bool:
+        return self.confirmation.used_at is not None
+
+
+@dataclass(frozen=True)
+class ConfirmationKind:
+    """One kind of confirmation: how long its keys live, what the person is shown before
+    confirming, the audit event it writes, and the action that confirming runs (inside the
+    transaction; it returns the sentence shown to the person afterwards)."""
+
+    name: str
+    audit_event: str
+    validity: Callable[[], timedelta]
+    describe: Callable[[Confirmation], str]
+    on_confirm: Callable[[Confirmation, AuditEntry], str]
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    kind: str
+    message: str
+
+
+_KINDS: dict[str, ConfirmationKind] = {}
+
+
+def register(kind: ConfirmationKind) -> None:
+    _KINDS[kind.name] = kind
+
+
+def kind_of(confirmation: Confirmation) -> ConfirmationKind:
+    return _KINDS[confirmation.kind]
+
+
+def _object_type(obj: models.Model) -> str:
+    return obj._meta.label_lower
+
+
+def create(obj: models.Model, kind: str) -> str:
+    """A new key confirming ``kind`` for ``obj``; the caller e-mails or returns it."""
+    now = clock.now()
+    key = new_secret(KEY_PREFIX)
+    Confirmation.objects.create(
+        key_digest=digest(key),
+        kind=kind,
+        object_type=_object_type(obj),
+        object_id=str(obj.pk),
+        created_at=now,
+        expires_at=now + _KINDS[kind].validity(),
+    )
+    return key
+
+
+def link(key: str) -> str:
+    return f"{settings.ADMIT_BASE_URL}/confirm/{key}/"
+
+
+def lookup(key: str, kinds: tuple[str, ...] | None = None) -> Confirmation:
+    """The live confirmation behind ``key``, without spending it."""
+    if not is_secret_shaped(key, KEY_PREFIX):
+        raise MalformedKey()
+    confirmation = Confirmation.objects.filter(key_digest=digest(key)).first()
+    if confirmation is None or (kinds is not None and confirmation.kind not in kinds):
+        raise KeyNotFound()
+    if confirmation.used_at or confirmation.revoked_at or confirmation.expires_at <= clock.now():
+        raise KeyExpiredOrUsed(confirmation)
+    return confirmation
+
+
+def describe(key: str) -> str:
+    """What ``key`` would confirm, for the page shown before the button is pressed."""
+    confirmation = lookup(key)
+    return kind_of(confirmation).describe(confirmation)
+
+
+def confirm(key: str, caller: Caller, kinds: tuple[str, ...] | None = None) -> Confirmed:
+    """Spend ``key`` and run its kind's action, audited under the kind's event.
+
+    The key is marked used with a conditional UPDATE, so of two concurrent calls exactly one
+    runs the action; the other gets ``KeyExpiredOrUsed``.
+    """
+    known = Confirmation.objects.filter(key_digest=digest(key)).values_list("kind", flat=True).first()
+    event = _KINDS[known].audit_event if known in _KINDS else "confirmation.confirm"
+    with audited(event, caller) as audit:
+        confirmation = lookup(key, kinds)
+        now = clock.now()
+        spent = Confirmation.objects.filter(
+            id=confirmation.id, used_at__isnull=True, revoked_at__isnull=True
+        ).update(used_at=now)
+        if spent != 1:
+            confirmation.refresh_from_db()
+            raise KeyExpiredOrUsed(confirmation)
+        confirmation.used_at = now
+        kind = kind_of(confirmation)
+        return Confirmed(kind=kind.name, message=kind.on_confirm(confirmation, audit))
+
+
+def revoke(obj: models.Model, kind: str | None = None) -> int:
+    """Revoke every live key for ``obj`` (of one kind, or all); returns how many."""
+    live = Confirmation.objects.filter(
+        object_type=_object_type(obj),
+        object_id=str(obj.pk),
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+    )
+    if kind is not None:
+        live = live.filter(kind=kind)
+    return live.update(revoked_at=clock.now())
+
+
+def forget(obj: models.Model) -> None:
+    """Delete every key for ``obj``, used or not: for objects that are themselves deleted."""
+    Confirmation.objects.filter(object_type=_object_type(obj), object_id=str(obj.pk)).delete()

@@ -1,0 +1,43 @@
+"""The page an e-mailed confirmation link opens.
+
+GET only shows what would be confirmed and a button: mail scanners that fetch links must
+not confirm anything. The POST from the button confirms. Each of the three failures has its
+own page and status.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from admit.confirmations import engine
+from admit.core.context import Caller
+
+
+def _caller(request: HttpRequest) -> Caller:
+    return Caller(
+        cid=request.cid,  # type: ignore[attr-defined]
+        remote_ip=request.META.get("REMOTE_ADDR") or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+
+
+def _failure(request: HttpRequest, error: engine.ConfirmationError) -> HttpResponse:
+    if isinstance(error, engine.MalformedKey):
+        return render(request, "confirmations/malformed.html", status=400)
+    if isinstance(error, engine.KeyExpiredOrUsed):
+        context = {"used": error.was_used}
+        return render(request, "confirmations/expired.html", context, status=410)
+    return render(request, "confirmations/not_found.html", status=404)
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_page(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        if request.method == "POST":
+            confirmed = engine.confirm(key, _caller(request))
+            return render(request, "confirmations/done.html", {"message": confirmed.message})
+        return render(request, "confirmations/confirm.html", {"what": engine.describe(key)})
+    except engine.ConfirmationError as error:
+        return _failure(request, error)

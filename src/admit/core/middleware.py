@@ -1,0 +1,70 @@
+"""Per-request context: a correlation id, one log line, and the error envelope at the edges.
+
+The log line carries the method, the path without its query string (a ``ust`` may travel
+there), the status and the time taken; never a body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from admit.core.envelope import error_response, is_api_path
+from admit.core.errors import Code
+from admit.core.secrets import new_cid
+
+log = logging.getLogger("admit.request")
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        request.cid = new_cid()  # type: ignore[attr-defined]
+        response = self._respond(request)
+        response["X-Correlation-ID"] = request.cid  # type: ignore[attr-defined]
+        log.info(
+            "cid=%s %s %s %s %.1fms",
+            request.cid,  # type: ignore[attr-defined]
+            request.method,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    def _respond(self, request: HttpRequest) -> HttpResponse:
+        api = is_api_path(request.path)
+        cid: str = request.cid  # type: ignore[attr-defined]
+        if api and _declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return error_response(
+                cid,
+                [Code.INPUT_INVALID],
+                413,
+                [{"field": "body", "problem": f"larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"}],
+            )
+        response = self.get_response(request)
+        if api and response.status_code in (404, 405) and not _is_json(response):
+            problem = "no such endpoint" if response.status_code == 404 else f"method {request.method} not allowed"
+            envelope = error_response(cid, [Code.INPUT_INVALID], response.status_code, [{"field": "request", "problem": problem}])
+            if "Allow" in response:
+                envelope["Allow"] = response["Allow"]
+            return envelope
+        return response
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")

@@ -1,0 +1,163 @@
+"""Django settings, built from ``admit.config`` (admit.toml + ADMIT_* variables)."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+
+from admit.config import ConfigError, load_deployment, load_policy
+
+DEPLOYMENT = load_deployment(dict(os.environ))
+ADMIT_POLICY = load_policy(DEPLOYMENT.config_path)
+ADMIT_BASE_URL = DEPLOYMENT.base_url
+ADMIT_DATA_DIR = DEPLOYMENT.data_dir
+
+SECRET_KEY = DEPLOYMENT.secret_key
+DEBUG = DEPLOYMENT.debug
+ALLOWED_HOSTS = ["*"] if DEBUG else [urlsplit(ADMIT_BASE_URL).hostname or "localhost", "127.0.0.1", "localhost"]
+if extra_hosts := os.environ.get("ADMIT_ALLOWED_HOSTS"):
+    ALLOWED_HOSTS += [host.strip() for host in extra_hosts.split(",") if host.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "admit.audit",
+    "admit.mail",
+    "admit.confirmations",
+    "admit.sso",
+    "admit.web",
+]
+
+MIDDLEWARE = [
+    "admit.core.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "admit.urls"
+WSGI_APPLICATION = "admit.wsgi.application"
+AUTH_USER_MODEL = "sso.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict:
+    if not url:
+        DEPLOYMENT.data_dir.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{DEPLOYMENT.data_dir / 'admit.sqlite3'}"
+    try:
+        config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+    except ValueError as exc:
+        raise ConfigError(f"ADMIT_DATABASE_URL is not a database URL: {exc}") from exc
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock up front
+        # so two writers queue on busy_timeout instead of failing on a lock upgrade.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+            "transaction_mode": "IMMEDIATE",
+        }
+        config["TEST"] = {"NAME": str(DEPLOYMENT.data_dir / "test.sqlite3")}
+    return config
+
+
+DATABASES = {"default": _database(DEPLOYMENT.database_url)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if DEPLOYMENT.redis_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEPLOYMENT.redis_url}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "admit_cache"}}
+
+PASSWORD_HASHERS = [
+    "admit.sso.hashers.OwaspArgon2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+
+def _email(url: str) -> dict:
+    if not url:
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(DEPLOYMENT.data_dir / "outbox"),
+        }
+    parts = urlsplit(url)
+    options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"ADMIT_SMTP_URL has a bad port: {exc}") from exc
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_USE_TLS": options.get("starttls", "false").lower() in ("1", "true", "yes"),
+        "EMAIL_TIMEOUT": 10,
+    }
+
+
+globals().update(_email(DEPLOYMENT.smtp_url))
+DEFAULT_FROM_EMAIL = DEPLOYMENT.email_from
+
+# Request bodies: the API takes small JSON documents; anything larger is refused with 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = ADMIT_BASE_URL.startswith("https://")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_TRUSTED_ORIGINS = [ADMIT_BASE_URL]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DEPLOYMENT.data_dir / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("ADMIT_LOG_LEVEL", "INFO")},
+    # django.request would repeat each 4xx with its path; admit.request logs every request once.
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

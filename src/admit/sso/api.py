@@ -1,0 +1,100 @@
+"""/zato/sso/: thin adapters that parse the request, call one flow and render its answer."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router
+
+from admit.core.context import Caller
+from admit.sso import flows
+from admit.sso.rules import SignupRequest
+from admit.sso.schemas import (
+    ApproveIn,
+    ConfirmIn,
+    ErrorOut,
+    LoginIn,
+    LoginOut,
+    LogoutIn,
+    OkOut,
+    PendingQuery,
+    PendingUserOut,
+    RejectIn,
+    SignupIn,
+    SignupOut,
+)
+
+router = Router(tags=["sso"])
+ERRORS = {400: ErrorOut, 403: ErrorOut}
+
+
+def caller(request: HttpRequest) -> Caller:
+    return Caller(
+        cid=request.cid,  # type: ignore[attr-defined]
+        remote_ip=request.META.get("REMOTE_ADDR") or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+
+
+def ok(request: HttpRequest) -> dict[str, str]:
+    return {"status": "ok", "cid": request.cid}  # type: ignore[attr-defined]
+
+
+@router.post("user/signup", response={200: SignupOut, **ERRORS}, exclude_none=True, summary="Sign up")
+def signup(request: HttpRequest, payload: SignupIn) -> dict:
+    result = flows.signup(SignupRequest(**payload.model_dump()), caller(request))
+    return {**ok(request), "confirm_token": result.confirm_token}
+
+
+@router.post("user/signup/confirm", response={200: OkOut, **ERRORS}, summary="Confirm a sign-up")
+def confirm(request: HttpRequest, payload: ConfirmIn) -> dict:
+    flows.confirm_signup(payload.confirm_token, caller(request))
+    return ok(request)
+
+
+@router.get(
+    "user/signup",
+    response={200: list[PendingUserOut], **ERRORS},
+    summary="List sign-ups waiting for confirmation or approval (super-user)",
+    description="Oldest first. The total is in the X-Total-Count header.",
+)
+def list_signups(request: HttpRequest, response: HttpResponse, filters: Query[PendingQuery]) -> list[dict]:
+    page = flows.list_pending(filters.ust, filters.status, filters.page, filters.page_size)
+    response["X-Total-Count"] = str(page.total)
+    return [
+        {
+            "user_id": user.user_id,
+            "username": user.username,
+            "email": user.email,
+            "display_name": user.display_name,
+            "sign_up_time": user.sign_up_time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "remote_ip": user.remote_ip,
+            "remote_addr": user.remote_addr,
+        }
+        for user in page.users
+    ]
+
+
+@router.post("user/signup/approve", response={200: OkOut, **ERRORS}, summary="Approve a sign-up (super-user)")
+def approve(request: HttpRequest, payload: ApproveIn) -> dict:
+    flows.approve(payload.user_id, payload.ust, caller(request))
+    return ok(request)
+
+
+@router.post("user/signup/reject", response={200: OkOut, **ERRORS}, summary="Reject a sign-up (super-user)")
+def reject(request: HttpRequest, payload: RejectIn) -> dict:
+    flows.reject(payload.user_id, payload.reason, payload.ust, caller(request))
+    return ok(request)
+
+
+@router.post("user/login", response={200: LoginOut, **ERRORS}, summary="Log in")
+def login(request: HttpRequest, payload: LoginIn) -> dict:
+    result = flows.login(
+        payload.username, payload.password, payload.current_app, caller(request), payload.remote_addr
+    )
+    return {**ok(request), "ust": result.ust}
+
+
+@router.post("user/logout", response={200: OkOut, **ERRORS}, summary="Log out")
+def logout(request: HttpRequest, payload: LogoutIn) -> dict:
+    flows.logout(payload.ust, payload.current_app, caller(request))
+    return ok(request)

@@ -1,0 +1,35 @@
+from datetime import timedelta
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+class SsoConfig(AppConfig):
+    name = "admit.sso"
+    label = "sso"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from admit.confirmations.engine import ConfirmationKind, register
+        from admit.sso.flows.signup import (
+            SIGNUP,
+            SIGNUP_EMAIL_TAKEN,
+            describe_signup,
+            on_signup_confirmed,
+            on_taken_email_confirmed,
+        )
+        from admit.sso.rules import load_hook
+
+        def validity() -> timedelta:
+            return timedelta(seconds=settings.ADMIT_POLICY.signup.confirm_token_max_age)
+
+        for name, action in ((SIGNUP, on_signup_confirmed), (SIGNUP_EMAIL_TAKEN, on_taken_email_confirmed)):
+            register(ConfirmationKind(name, "signup.confirm", validity, describe_signup, action))
+
+        hook = settings.ADMIT_POLICY.signup.validation_hook
+        if hook:
+            try:
+                load_hook(hook)
+            except ImportError as exc:
+                raise ImproperlyConfigured(f"admit.toml: [signup] validation_hook {hook!r} cannot be imported: {exc}") from exc

@@ -1,0 +1,89 @@
+"""The super-user's approval queue: list, approve, reject."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from admit.audit.log import audited
+from admit.confirmations import engine as confirmations
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code
+from admit.mail.outbox import enqueue
+from admit.sso.flows.sessions import superuser_for
+from admit.sso.models import User
+
+PendingStatus = Literal["to-approve", "to-confirm"]
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    users: list[User]
+    total: int
+
+
+def _pending(status: PendingStatus) -> QuerySet[User]:
+    waiting = User.objects.filter(approval_status=User.Approval.PENDING)
+    if status == "to-confirm":
+        return waiting.filter(confirmed_at__isnull=True)
+    return waiting.filter(confirmed_at__isnull=False)
+
+
+def list_pending(ust: str, status: PendingStatus, page: int, page_size: int) -> PendingPage:
+    """Oldest sign-up first; ``page`` counts from 1."""
+    superuser_for(ust)
+    page_size = min(page_size, MAX_PAGE_SIZE)
+    queue = _pending(status)
+    start = (page - 1) * page_size
+    users = list(queue.order_by("sign_up_time", "id")[start : start + page_size])
+    return PendingPage(users=users, total=queue.count())
+
+
+def _waiting_user(user_id: str) -> User:
+    user = User.objects.select_for_update().filter(user_id=user_id).first()
+    if user is None:
+        raise AdmitError(Code.NOT_ALLOWED, "no such user")
+    return user
+
+
+def approve(user_id: str, ust: str, caller: Caller) -> None:
+    """Lets a confirmed sign-up log in; approving twice is harmless and sends one welcome."""
+    with audited("signup.approve", caller) as audit:
+        admin = superuser_for(ust)
+        audit.actor_user_id = admin.user_id
+        audit.target_user_id = user_id[:32]
+        user = _waiting_user(user_id)
+        audit.app = user.signup_app
+        if not user.is_confirmed:
+            raise AdmitError(Code.USER_NOT_CONFIRMED, "user has not confirmed the sign-up")
+        if user.is_approved:
+            audit.extra_data["already_approved"] = True
+            return
+        user.approval_status = User.Approval.APPROVED
+        user.approved_at = clock.now()
+        user.approved_by = admin.user_id
+        user.save(update_fields=["approval_status", "approved_at", "approved_by"])
+        if settings.ADMIT_POLICY.signup.send_welcome_email:
+            enqueue("welcome", user.email, {"user": user})
+
+
+def reject(user_id: str, reason: str, ust: str, caller: Caller) -> None:
+    """Deletes a pending sign-up (confirmed or not); the person may sign up again afresh."""
+    with audited("signup.reject", caller) as audit:
+        admin = superuser_for(ust)
+        audit.actor_user_id = admin.user_id
+        audit.target_user_id = user_id[:32]
+        user = _waiting_user(user_id)
+        audit.app = user.signup_app
+        audit.extra_data = {"reason": reason}
+        if user.is_approved:
+            raise AdmitError(Code.NOT_ALLOWED, "only pending sign-ups can be rejected")
+        if settings.ADMIT_POLICY.signup.send_rejection_email:
+            enqueue("rejected", user.email, {"user": user, "reason": reason})
+        confirmations.forget(user)
+        user.delete()

@@ -1,0 +1,148 @@
+"""Sign-up and its confirmation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+
+from admit.audit.log import AuditEntry, audited
+from admit.confirmations import engine as confirmations
+from admit.confirmations.models import Confirmation
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code
+from admit.core.secrets import new_public_id
+from admit.mail.outbox import enqueue
+from admit.sso.models import User, normalize_email, normalize_username
+from admit.sso.rules import SignupRequest, signup_problems
+
+SIGNUP = "signup"
+# Handed out, instead of a real token, when someone signs up with an address that already
+# has an account and the policy hides that; confirming it does nothing.
+SIGNUP_EMAIL_TAKEN = "signup_email_taken"
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    confirm_token: str | None
+    user_id: str | None
+
+
+def signup(request: SignupRequest, caller: Caller) -> SignupResult:
+    policy = settings.ADMIT_POLICY
+    with audited("signup", caller, app=request.current_app) as audit:
+        audit.extra_data = {"username": request.username[:128]}
+        if not policy.signup.enabled:
+            raise AdmitError(Code.NOT_ALLOWED, "sign-up is switched off")
+        _check_apps(request)
+        problems = signup_problems(request, policy)
+        if problems:
+            raise AdmitError(problems, "sign-up refused by the validation rules")
+        password_hash = make_password(request.password)
+        if User.objects.filter(username_key=normalize_username(request.username)).exists():
+            raise AdmitError(Code.USERNAME_EXISTS, "username taken")
+        owner = User.objects.filter(email_key=normalize_email(request.email)).first()
+        if owner is not None:
+            if policy.signup.inform_if_email_exists:
+                raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken")
+            return _answer_for_taken_email(owner, audit)
+        user = _create_user(request, password_hash, caller)
+        audit.target_user_id = user.user_id
+        if not policy.signup.confirmation_required:
+            _confirmed(user, audit)
+            return SignupResult(confirm_token=None, user_id=user.user_id)
+        token = confirmations.create(user, SIGNUP)
+        enqueue("signup_confirm", user.email, {"user": user, "link": confirmations.link(token)})
+        shown = token if policy.signup.return_confirm_token else None
+        return SignupResult(confirm_token=shown, user_id=user.user_id)
+
+
+def _check_apps(request: SignupRequest) -> None:
+    apps = settings.ADMIT_POLICY.apps
+    if request.current_app not in apps.all:
+        raise AdmitError(Code.APP_INVALID, f"unknown app {request.current_app!r}")
+    if request.current_app not in apps.signup_allowed:
+        raise AdmitError(Code.APP_SIGNUP_NOT_ALLOWED, f"app {request.current_app!r} may not sign users up")
+    unknown = [app for app in request.app_list if app not in apps.all]
+    if unknown:
+        raise AdmitError(Code.APP_INVALID, f"unknown apps in app_list: {unknown!r}")
+
+
+def _create_user(request: SignupRequest, password_hash: str, caller: Caller) -> User:
+    user = User(
+        user_id=new_public_id("zusr"),
+        username=request.username,
+        username_key=normalize_username(request.username),
+        email=request.email,
+        email_key=normalize_email(request.email),
+        password=password_hash,
+        display_name=request.display_name,
+        sign_up_time=clock.now(),
+        signup_app=request.current_app,
+        app_list=list(dict.fromkeys(request.app_list)),
+        remote_ip=caller.remote_ip,
+        remote_addr=request.remote_addr[:255],
+    )
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        # A concurrent sign-up took the name or the address between our check and insert.
+        if User.objects.filter(username_key=user.username_key).exists():
+            raise AdmitError(Code.USERNAME_EXISTS, "username taken") from exc
+        raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken") from exc
+    return user
+
+
+def _answer_for_taken_email(owner: User, audit: AuditEntry) -> SignupResult:
+    """Answer as a fresh sign-up would, create nothing, and tell the address's owner."""
+    policy = settings.ADMIT_POLICY.signup
+    audit.extra_data["email_taken"] = True
+    enqueue("signup_email_taken", owner.email, {"user": owner})
+    if not policy.confirmation_required:
+        return SignupResult(confirm_token=None, user_id=None)
+    token = confirmations.create(owner, SIGNUP_EMAIL_TAKEN)
+    return SignupResult(confirm_token=token if policy.return_confirm_token else None, user_id=None)
+
+
+def confirm_signup(confirm_token: str, caller: Caller) -> None:
+    """E005006 for a malformed, unknown, expired or revoked token; E005007 for a spent one."""
+    confirmations.confirm(confirm_token, caller, kinds=(SIGNUP, SIGNUP_EMAIL_TAKEN))
+
+
+def on_signup_confirmed(confirmation: Confirmation, audit: AuditEntry) -> str:
+    user = User.objects.select_for_update().get(pk=confirmation.object_id)
+    audit.target_user_id = user.user_id
+    audit.app = user.signup_app
+    _confirmed(user, audit)
+    if user.is_approved:
+        return "Your address is confirmed and your account is ready: you can log in now."
+    return "Your address is confirmed. A super-user will review your sign-up; you will get an e-mail then."
+
+
+def on_taken_email_confirmed(confirmation: Confirmation, audit: AuditEntry) -> str:
+    audit.extra_data["email_taken"] = True
+    return "Your address is confirmed. A super-user will review your sign-up; you will get an e-mail then."
+
+
+def describe_signup(confirmation: Confirmation) -> str:
+    return "your sign-up: press the button to confirm that this e-mail address is yours."
+
+
+def _confirmed(user: User, audit: AuditEntry) -> None:
+    """The address is proven: approve at once when the policy does not ask a super-user."""
+    policy = settings.ADMIT_POLICY.signup
+    now = clock.now()
+    user.confirmed_at = now
+    fields = ["confirmed_at"]
+    if not policy.approval_required:
+        user.approval_status = User.Approval.APPROVED
+        user.approved_at = now
+        fields += ["approval_status", "approved_at"]
+        audit.extra_data["auto_approved"] = True
+        if policy.send_welcome_email:
+            enqueue("welcome", user.email, {"user": user})
+    user.save(update_fields=fields)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+OUTBOX_SHOWN = 50
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html", {"debug_outbox": settings.DEBUG})
+
+
+def outbox(request: HttpRequest) -> HttpResponse:
+    """The messages the file e-mail backend wrote: the developer's inbox. Debug mode only."""
+    if not settings.DEBUG:
+        raise Http404
+    folder = Path(getattr(settings, "EMAIL_FILE_PATH", "") or settings.ADMIT_DATA_DIR / "outbox")
+    files = sorted(folder.glob("*.log"), key=lambda path: path.stat().st_mtime, reverse=True) if folder.exists() else []
+    messages = []
+    for path in files[:OUTBOX_SHOWN]:
+        # The file backend appends one message per send to a file per connection.
+        for raw in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+            if raw.strip():
+                messages.append(_summary(raw))
+    return render(request, "web/outbox.html", {"messages": messages, "folder": folder})
+
+
+def _summary(raw: bytes) -> dict[str, str]:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text_part = message.get_body(preferencelist=("plain",))
+    body = text_part.get_content() if text_part is not None else ""  # type: ignore[attr-defined]
+    return {"subject": message["Subject"], "to": message["To"], "date": message["Date"], "body": body}
