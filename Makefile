@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src/admit
 
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	ADMIT_DATA_DIR=$${ADMIT_DATA_DIR:-$(CURDIR)/.test-data} $(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .test-data .pytest_cache .mypy_cache .ruff_cache

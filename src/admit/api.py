@@ -49,11 +49,17 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     details = []
     missing = invalid = False
     for error in exc.errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "payload", "filters")]
+        location = [
+            str(part)
+            for part in error.get("loc", ())
+            if part not in ("body", "query", "payload", "filters")
+        ]
         is_missing = error.get("type") == "missing"
         missing |= is_missing
         invalid |= not is_missing
-        details.append({"field": ".".join(location) or "body", "problem": str(error.get("msg", "invalid"))})
+        details.append(
+            {"field": ".".join(location) or "body", "problem": str(error.get("msg", "invalid"))}
+        )
     codes = ([Code.INPUT_MISSING] if missing else []) + ([Code.INPUT_INVALID] if invalid else [])
     return error_response(_cid(request), codes, 400, details)
 
@@ -63,4 +69,9 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     cause = exc.__cause__
     if isinstance(cause, InputError):
         return on_admit_error(request, cause)
-    return error_response(_cid(request), [Code.INPUT_INVALID], exc.status_code, [{"field": "request", "problem": str(exc)}])
+    return error_response(
+        _cid(request),
+        [Code.INPUT_INVALID],
+        exc.status_code,
+        [{"field": "request", "problem": str(exc)}],
+    )

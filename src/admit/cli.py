@@ -51,7 +51,9 @@ def createsuperuser(args: argparse.Namespace) -> None:
     try:
         user = create_superuser(username, email, password, Caller())
     except AdmitError as exc:
-        sys.exit(f"admit: refused ({', '.join(exc.codes)}): {exc.message}; see docs/api.md for the codes")
+        sys.exit(
+            f"admit: refused ({', '.join(exc.codes)}): {exc.message}; see docs/api.md for the codes"
+        )
     print(f"Super-user {user.username} created ({user.user_id}).")
 
 
@@ -73,6 +75,7 @@ def serve(args: argparse.Namespace) -> None:
         "--workers", str(args.workers),
         "--worker-class", "sync",
         "--preload",
+        "--no-control-socket",
         "--timeout", "30",
         "--access-logfile", "-" if args.access_log else "/dev/null",
         "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(M)sms',
@@ -81,7 +84,8 @@ def serve(args: argparse.Namespace) -> None:
     if args.worker:
         children.append(subprocess.Popen([sys.executable, "-m", "admit.cli", "worker"]))
     print(
-        f"admit is serving on http://{args.bind} ({args.workers} workers, data in {settings.ADMIT_DATA_DIR}).\n"
+        f"admit is serving on http://{args.bind} with {args.workers} workers"
+        f" (data in {settings.ADMIT_DATA_DIR}).\n"
         "Create the first super-user with:  .venv/bin/admit createsuperuser\n"
         f"API documentation: http://{args.bind}/api/docs",
         flush=True,
@@ -124,9 +128,15 @@ def main(argv: list[str] | None = None) -> None:
 
     p = commands.add_parser("serve", help="run the service (gunicorn) and an e-mail worker")
     p.add_argument("--bind", default=os.environ.get("ADMIT_BIND", SERVICE_ADDRESS))
-    p.add_argument("--workers", type=int, default=int(os.environ.get("ADMIT_WORKERS", os.cpu_count() or 1)))
-    p.add_argument("--no-worker", dest="worker", action="store_false", help="do not start an e-mail worker")
-    p.add_argument("--access-log", action="store_true", help="log every request line from gunicorn too")
+    p.add_argument(
+        "--workers", type=int, default=int(os.environ.get("ADMIT_WORKERS", os.cpu_count() or 1))
+    )
+    p.add_argument(
+        "--no-worker", dest="worker", action="store_false", help="do not start an e-mail worker"
+    )
+    p.add_argument(
+        "--access-log", action="store_true", help="log every request line from gunicorn too"
+    )
     p.set_defaults(func=serve)
 
     p = commands.add_parser("worker", help="deliver queued e-mail")

@@ -11,7 +11,7 @@ import secrets
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, get_origin
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 
@@ -112,7 +112,9 @@ def parse_policy(document: dict[str, Any]) -> Policy:
         if name not in sections:
             raise ConfigError(f"admit.toml: unknown section [{name}]")
     classes = {f.name: type(getattr(Policy(), f.name)) for f in fields(Policy)}
-    policy = Policy(**{name: _section(name, classes[name], document.get(name, {})) for name in classes})
+    policy = Policy(
+        **{name: _section(name, classes[name], document.get(name, {})) for name in classes}
+    )
     _check_apps(policy.apps)
     if policy.password.min_length > policy.password.max_length:
         raise ConfigError("admit.toml: [password] min_length is greater than max_length")
@@ -123,7 +125,9 @@ def _check_apps(apps: AppsPolicy) -> None:
     for key in ("signup_allowed", "login_allowed"):
         unknown = set(getattr(apps, key)) - set(apps.all)
         if unknown:
-            raise ConfigError(f"admit.toml: [apps] {key} names apps not in [apps] all: {sorted(unknown)}")
+            raise ConfigError(
+                f"admit.toml: [apps] {key} names apps not in [apps] all: {sorted(unknown)}"
+            )
 
 
 def load_policy(path: Path) -> Policy:
@@ -195,7 +199,9 @@ def load_deployment(env: dict[str, str]) -> Deployment:
             env.get("ADMIT_DATABASE_URL", ""),
             ("sqlite", "postgres", "postgresql", "pgsql"),
         ),
-        redis_url=_check_url("ADMIT_REDIS_URL", env.get("ADMIT_REDIS_URL", ""), ("redis", "rediss", "unix")),
+        redis_url=_check_url(
+            "ADMIT_REDIS_URL", env.get("ADMIT_REDIS_URL", ""), ("redis", "rediss", "unix")
+        ),
         secret_key=_secret_key(env, data_dir),
         smtp_url=_check_url("ADMIT_SMTP_URL", env.get("ADMIT_SMTP_URL", ""), ("smtp", "smtps")),
         base_url=base_url,

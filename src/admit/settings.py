@@ -16,7 +16,9 @@ ADMIT_DATA_DIR = DEPLOYMENT.data_dir
 
 SECRET_KEY = DEPLOYMENT.secret_key
 DEBUG = DEPLOYMENT.debug
-ALLOWED_HOSTS = ["*"] if DEBUG else [urlsplit(ADMIT_BASE_URL).hostname or "localhost", "127.0.0.1", "localhost"]
+ALLOWED_HOSTS = (
+    ["*"] if DEBUG else [urlsplit(ADMIT_BASE_URL).hostname or "localhost", "127.0.0.1", "localhost"]
+)
 if extra_hosts := os.environ.get("ADMIT_ALLOWED_HOSTS"):
     ALLOWED_HOSTS += [host.strip() for host in extra_hosts.split(",") if host.strip()]
 
@@ -79,7 +81,9 @@ def _database(url: str) -> dict:
         # so two writers queue on busy_timeout instead of failing on a lock upgrade.
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+            ),
             "transaction_mode": "IMMEDIATE",
         }
         config["TEST"] = {"NAME": str(DEPLOYMENT.data_dir / "test.sqlite3")}
@@ -90,9 +94,19 @@ DATABASES = {"default": _database(DEPLOYMENT.database_url)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if DEPLOYMENT.redis_url:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEPLOYMENT.redis_url}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": DEPLOYMENT.redis_url,
+        }
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "admit_cache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "admit_cache",
+        }
+    }
 
 PASSWORD_HASHERS = [
     "admit.sso.hashers.OwaspArgon2PasswordHasher",
@@ -148,7 +162,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DEPLOYMENT.data_dir / "static"
+# WhiteNoise serves the apps' static folders directly: no collectstatic step to forget.
+STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

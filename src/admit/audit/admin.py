@@ -5,7 +5,16 @@ from admit.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "event", "outcome", "error_codes", "actor_user_id", "target_user_id", "app", "remote_ip")
+    list_display = (
+        "created_at",
+        "event",
+        "outcome",
+        "error_codes",
+        "actor_user_id",
+        "target_user_id",
+        "app",
+        "remote_ip",
+    )
     list_filter = ("event", "outcome", "app")
     search_fields = ("actor_user_id", "target_user_id", "cid")
 

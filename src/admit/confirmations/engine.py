@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 
 from admit.audit.log import AuditEntry, audited
 from admit.confirmations.models import Confirmation
@@ -129,7 +130,9 @@ def confirm(key: str, caller: Caller, kinds: tuple[str, ...] | None = None) -> C
     The key is marked used with a conditional UPDATE, so of two concurrent calls exactly one
     runs the action; the other gets ``KeyExpiredOrUsed``.
     """
-    known = Confirmation.objects.filter(key_digest=digest(key)).values_list("kind", flat=True).first()
+    known = (
+        Confirmation.objects.filter(key_digest=digest(key)).values_list("kind", flat=True).first()
+    )
     event = _KINDS[known].audit_event if known in _KINDS else "confirmation.confirm"
     with audited(event, caller) as audit:
         confirmation = lookup(key, kinds)

@@ -47,12 +47,26 @@ class RequestContextMiddleware:
                 cid,
                 [Code.INPUT_INVALID],
                 413,
-                [{"field": "body", "problem": f"larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"}],
+                [
+                    {
+                        "field": "body",
+                        "problem": f"larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+                    }
+                ],
             )
         response = self.get_response(request)
         if api and response.status_code in (404, 405) and not _is_json(response):
-            problem = "no such endpoint" if response.status_code == 404 else f"method {request.method} not allowed"
-            envelope = error_response(cid, [Code.INPUT_INVALID], response.status_code, [{"field": "request", "problem": problem}])
+            problem = (
+                "no such endpoint"
+                if response.status_code == 404
+                else f"method {request.method} not allowed"
+            )
+            envelope = error_response(
+                cid,
+                [Code.INPUT_INVALID],
+                response.status_code,
+                [{"field": "request", "problem": problem}],
+            )
             if "Allow" in response:
                 envelope["Allow"] = response["Allow"]
             return envelope

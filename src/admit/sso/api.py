@@ -39,7 +39,9 @@ def ok(request: HttpRequest) -> dict[str, str]:
     return {"status": "ok", "cid": request.cid}  # type: ignore[attr-defined]
 
 
-@router.post("user/signup", response={200: SignupOut, **ERRORS}, exclude_none=True, summary="Sign up")
+@router.post(
+    "user/signup", response={200: SignupOut, **ERRORS}, exclude_none=True, summary="Sign up"
+)
 def signup(request: HttpRequest, payload: SignupIn) -> dict:
     result = flows.signup(SignupRequest(**payload.model_dump()), caller(request))
     return {**ok(request), "confirm_token": result.confirm_token}
@@ -57,7 +59,9 @@ def confirm(request: HttpRequest, payload: ConfirmIn) -> dict:
     summary="List sign-ups waiting for confirmation or approval (super-user)",
     description="Oldest first. The total is in the X-Total-Count header.",
 )
-def list_signups(request: HttpRequest, response: HttpResponse, filters: Query[PendingQuery]) -> list[dict]:
+def list_signups(
+    request: HttpRequest, response: HttpResponse, filters: Query[PendingQuery]
+) -> list[dict]:
     page = flows.list_pending(filters.ust, filters.status, filters.page, filters.page_size)
     response["X-Total-Count"] = str(page.total)
     return [
@@ -74,13 +78,17 @@ def list_signups(request: HttpRequest, response: HttpResponse, filters: Query[Pe
     ]
 
 
-@router.post("user/signup/approve", response={200: OkOut, **ERRORS}, summary="Approve a sign-up (super-user)")
+@router.post(
+    "user/signup/approve", response={200: OkOut, **ERRORS}, summary="Approve a sign-up (super-user)"
+)
 def approve(request: HttpRequest, payload: ApproveIn) -> dict:
     flows.approve(payload.user_id, payload.ust, caller(request))
     return ok(request)
 
 
-@router.post("user/signup/reject", response={200: OkOut, **ERRORS}, summary="Reject a sign-up (super-user)")
+@router.post(
+    "user/signup/reject", response={200: OkOut, **ERRORS}, summary="Reject a sign-up (super-user)"
+)
 def reject(request: HttpRequest, payload: RejectIn) -> dict:
     flows.reject(payload.user_id, payload.reason, payload.ust, caller(request))
     return ok(request)
@@ -89,7 +97,11 @@ def reject(request: HttpRequest, payload: RejectIn) -> dict:
 @router.post("user/login", response={200: LoginOut, **ERRORS}, summary="Log in")
 def login(request: HttpRequest, payload: LoginIn) -> dict:
     result = flows.login(
-        payload.username, payload.password, payload.current_app, caller(request), payload.remote_addr
+        payload.username,
+        payload.password,
+        payload.current_app,
+        caller(request),
+        payload.remote_addr,
     )
     return {**ok(request), "ust": result.ust}
 

@@ -24,7 +24,10 @@ class SsoConfig(AppConfig):
         def validity() -> timedelta:
             return timedelta(seconds=settings.ADMIT_POLICY.signup.confirm_token_max_age)
 
-        for name, action in ((SIGNUP, on_signup_confirmed), (SIGNUP_EMAIL_TAKEN, on_taken_email_confirmed)):
+        for name, action in (
+            (SIGNUP, on_signup_confirmed),
+            (SIGNUP_EMAIL_TAKEN, on_taken_email_confirmed),
+        ):
             register(ConfirmationKind(name, "signup.confirm", validity, describe_signup, action))
 
         hook = settings.ADMIT_POLICY.signup.validation_hook
@@ -32,4 +35,6 @@ class SsoConfig(AppConfig):
             try:
                 load_hook(hook)
             except ImportError as exc:
-                raise ImproperlyConfigured(f"admit.toml: [signup] validation_hook {hook!r} cannot be imported: {exc}") from exc
+                raise ImproperlyConfigured(
+                    f"admit.toml: [signup] validation_hook {hook!r} cannot be imported: {exc}"
+                ) from exc

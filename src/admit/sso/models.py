@@ -38,7 +38,9 @@ class User(AbstractBaseUser):
     display_name = models.CharField(max_length=256, blank=True)
     is_superuser = models.BooleanField(default=False)
     is_locked = models.BooleanField(default=False)
-    approval_status = models.CharField(max_length=16, choices=Approval.choices, default=Approval.PENDING)
+    approval_status = models.CharField(
+        max_length=16, choices=Approval.choices, default=Approval.PENDING
+    )
     sign_up_time = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)

@@ -38,7 +38,10 @@ def _has_whitespace(value: str) -> bool:
 
 def _has_invisible(value: str) -> bool:
     """Control and format characters (zero-width spaces and the like) make look-alike names."""
-    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value)
+    return any(
+        unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") and not char.isspace()
+        for char in value
+    )
 
 
 def _contains_any(value: str, words: Iterable[str]) -> bool:

@@ -66,7 +66,8 @@ class OkOut(Schema):
 
 class SignupOut(OkOut):
     confirm_token: str | None = Field(
-        None, description="Returned when [signup] return_confirm_token is true and confirmation is required."
+        None,
+        description="Present when confirmation is required and [signup] return_confirm_token is on.",
     )
 
 
@@ -79,7 +80,9 @@ class PendingUserOut(Schema):
     username: str
     email: str
     display_name: str
-    sign_up_time: str = Field(description="UTC, ISO 8601 without offset, as in the seed: 2018-02-13T15:32:24")
+    sign_up_time: str = Field(
+        description="UTC, ISO 8601 without offset, as in the seed: 2018-02-13T15:32:24"
+    )
     remote_ip: str | None
     remote_addr: str
 
@@ -93,4 +96,6 @@ class ErrorOut(Schema):
     status: Literal["error"] = "error"
     sub_status: list[str] = Field(description="Machine codes, e.g. E001002; see docs/api.md")
     cid: str
-    details: list[ErrorDetail] | None = Field(None, description="Present on HTTP 400: which field is wrong and how")
+    details: list[ErrorDetail] | None = Field(
+        None, description="Present on HTTP 400: which field is wrong and how"
+    )

@@ -20,7 +20,11 @@ def outbox(request: HttpRequest) -> HttpResponse:
     if not settings.DEBUG:
         raise Http404
     folder = Path(getattr(settings, "EMAIL_FILE_PATH", "") or settings.ADMIT_DATA_DIR / "outbox")
-    files = sorted(folder.glob("*.log"), key=lambda path: path.stat().st_mtime, reverse=True) if folder.exists() else []
+    files = (
+        sorted(folder.glob("*.log"), key=lambda path: path.stat().st_mtime, reverse=True)
+        if folder.exists()
+        else []
+    )
     messages = []
     for path in files[:OUTBOX_SHOWN]:
         # The file backend appends one message per send to a file per connection.
@@ -34,4 +38,9 @@ def _summary(raw: bytes) -> dict[str, str]:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     text_part = message.get_body(preferencelist=("plain",))
     body = text_part.get_content() if text_part is not None else ""  # type: ignore[attr-defined]
-    return {"subject": message["Subject"], "to": message["To"], "date": message["Date"], "body": body}
+    return {
+        "subject": message["Subject"],
+        "to": message["To"],
+        "date": message["Date"],
+        "body": body,
+    }

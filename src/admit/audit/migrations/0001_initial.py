@@ -4,31 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('event', models.CharField(max_length=64)),
-                ('outcome', models.CharField(choices=[('ok', 'Ok'), ('error', 'Error')], max_length=8)),
-                ('error_codes', models.CharField(blank=True, max_length=128)),
-                ('actor_user_id', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('target_user_id', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('remote_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('app', models.CharField(blank=True, max_length=128)),
-                ('cid', models.CharField(max_length=32)),
-                ('extra_data', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("event", models.CharField(max_length=64)),
+                (
+                    "outcome",
+                    models.CharField(choices=[("ok", "Ok"), ("error", "Error")], max_length=8),
+                ),
+                ("error_codes", models.CharField(blank=True, max_length=128)),
+                ("actor_user_id", models.CharField(blank=True, db_index=True, max_length=32)),
+                ("target_user_id", models.CharField(blank=True, db_index=True, max_length=32)),
+                ("remote_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("app", models.CharField(blank=True, max_length=128)),
+                ("cid", models.CharField(max_length=32)),
+                ("extra_data", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['event', 'created_at'], name='audit_audit_event_63c6d2_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["event", "created_at"], name="audit_audit_event_63c6d2_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -23,6 +23,9 @@ SIGNUP = "signup"
 # Handed out, instead of a real token, when someone signs up with an address that already
 # has an account and the policy hides that; confirming it does nothing.
 SIGNUP_EMAIL_TAKEN = "signup_email_taken"
+AWAITING_APPROVAL = (
+    "Your address is confirmed. A super-user will review your sign-up; you will get an e-mail then."
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ def _check_apps(request: SignupRequest) -> None:
     if request.current_app not in apps.all:
         raise AdmitError(Code.APP_INVALID, f"unknown app {request.current_app!r}")
     if request.current_app not in apps.signup_allowed:
-        raise AdmitError(Code.APP_SIGNUP_NOT_ALLOWED, f"app {request.current_app!r} may not sign users up")
+        raise AdmitError(
+            Code.APP_SIGNUP_NOT_ALLOWED, f"app {request.current_app!r} may not sign users up"
+        )
     unknown = [app for app in request.app_list if app not in apps.all]
     if unknown:
         raise AdmitError(Code.APP_INVALID, f"unknown apps in app_list: {unknown!r}")
@@ -120,12 +125,12 @@ def on_signup_confirmed(confirmation: Confirmation, audit: AuditEntry) -> str:
     _confirmed(user, audit)
     if user.is_approved:
         return "Your address is confirmed and your account is ready: you can log in now."
-    return "Your address is confirmed. A super-user will review your sign-up; you will get an e-mail then."
+    return AWAITING_APPROVAL
 
 
 def on_taken_email_confirmed(confirmation: Confirmation, audit: AuditEntry) -> str:
     audit.extra_data["email_taken"] = True
-    return "Your address is confirmed. A super-user will review your sign-up; you will get an e-mail then."
+    return AWAITING_APPROVAL
 
 
 def describe_signup(confirmation: Confirmation) -> str:

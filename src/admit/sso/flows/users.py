@@ -22,9 +22,14 @@ def create_superuser(username: str, email: str, password: str, caller: Caller) -
     they keep sign-ups from impersonating operators, not operators from naming themselves."""
     policy = settings.ADMIT_POLICY
     with audited("user.create_superuser", caller) as audit:
-        rules = replace(policy, user_validation=replace(policy.user_validation, reject_username=(), reject_email=()))
+        rules = replace(
+            policy,
+            user_validation=replace(policy.user_validation, reject_username=(), reject_email=()),
+        )
         problems = (
-            username_problems(username, rules) + email_problems(email, rules) + password_problems(password, rules)
+            username_problems(username, rules)
+            + email_problems(email, rules)
+            + password_problems(password, rules)
         )
         if problems:
             raise AdmitError(problems, "super-user refused by the validation rules")
@@ -46,6 +51,8 @@ def create_superuser(username: str, email: str, password: str, caller: Caller) -
             with transaction.atomic():
                 user.save()
         except IntegrityError as exc:
-            raise AdmitError([Code.USERNAME_EXISTS, Code.EMAIL_EXISTS], "username or e-mail taken") from exc
+            raise AdmitError(
+                [Code.USERNAME_EXISTS, Code.EMAIL_EXISTS], "username or e-mail taken"
+            ) from exc
         audit.target_user_id = user.user_id
         return user

@@ -6,53 +6,83 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('user_id', models.CharField(max_length=32, unique=True)),
-                ('username', models.CharField(max_length=128)),
-                ('username_key', models.CharField(max_length=128, unique=True)),
-                ('email', models.CharField(max_length=254)),
-                ('email_key', models.CharField(max_length=254, unique=True)),
-                ('display_name', models.CharField(blank=True, max_length=256)),
-                ('is_superuser', models.BooleanField(default=False)),
-                ('is_locked', models.BooleanField(default=False)),
-                ('approval_status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved')], default='pending', max_length=16)),
-                ('sign_up_time', models.DateTimeField()),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_by', models.CharField(blank=True, max_length=32)),
-                ('signup_app', models.CharField(blank=True, max_length=128)),
-                ('app_list', models.JSONField(blank=True, default=list)),
-                ('remote_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('remote_addr', models.CharField(blank=True, max_length=255)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                ("user_id", models.CharField(max_length=32, unique=True)),
+                ("username", models.CharField(max_length=128)),
+                ("username_key", models.CharField(max_length=128, unique=True)),
+                ("email", models.CharField(max_length=254)),
+                ("email_key", models.CharField(max_length=254, unique=True)),
+                ("display_name", models.CharField(blank=True, max_length=256)),
+                ("is_superuser", models.BooleanField(default=False)),
+                ("is_locked", models.BooleanField(default=False)),
+                (
+                    "approval_status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("approved", "Approved")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("sign_up_time", models.DateTimeField()),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("approved_by", models.CharField(blank=True, max_length=32)),
+                ("signup_app", models.CharField(blank=True, max_length=128)),
+                ("app_list", models.JSONField(blank=True, default=list)),
+                ("remote_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("remote_addr", models.CharField(blank=True, max_length=255)),
             ],
             options={
-                'indexes': [models.Index(fields=['approval_status', 'confirmed_at', 'sign_up_time'], name='sso_user_approva_54f1ea_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["approval_status", "confirmed_at", "sign_up_time"],
+                        name="sso_user_approva_54f1ea_idx",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ust_digest', models.CharField(max_length=64, unique=True)),
-                ('app', models.CharField(max_length=128)),
-                ('created_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('remote_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('remote_addr', models.CharField(blank=True, max_length=255)),
-                ('user_agent', models.CharField(blank=True, max_length=512)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ust_digest", models.CharField(max_length=64, unique=True)),
+                ("app", models.CharField(max_length=128)),
+                ("created_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("remote_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("remote_addr", models.CharField(blank=True, max_length=255)),
+                ("user_agent", models.CharField(blank=True, max_length=512)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]
