@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
@@ -68,12 +69,13 @@ TEMPLATES = [
 ]
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dict[str, Any]:
     if not url:
         DEPLOYMENT.data_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{DEPLOYMENT.data_dir / 'admit.sqlite3'}"
     try:
-        config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+        parsed = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+        config: dict[str, Any] = dict(parsed)
     except ValueError as exc:
         raise ConfigError(f"ADMIT_DATABASE_URL is not a database URL: {exc}") from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.http import JsonResponse
 
 API_PREFIXES = ("/zato/sso/", "/api/")
@@ -12,9 +14,9 @@ def is_api_path(path: str) -> bool:
 
 
 def error_response(
-    cid: str, codes: list[str], status: int, details: list[dict[str, str]] | None = None
+    cid: str, codes: Sequence[str], status: int, details: list[dict[str, str]] | None = None
 ) -> JsonResponse:
-    body: dict[str, object] = {"status": "error", "sub_status": codes, "cid": cid}
+    body: dict[str, object] = {"status": "error", "sub_status": list(codes), "cid": cid}
     if details:
         body["details"] = details
     return JsonResponse(body, status=status)

@@ -67,7 +67,7 @@ class OkOut(Schema):
 class SignupOut(OkOut):
     confirm_token: str | None = Field(
         None,
-        description="Present when confirmation is required and [signup] return_confirm_token is on.",
+        description="Present if confirmation is required and [signup] return_confirm_token is on.",
     )
 
 
