@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the Swagger UI from its own static files, not a CDN
     "admit.audit",
     "admit.mail",
     "admit.confirmations",

@@ -49,7 +49,7 @@ class RecordingHandler:
     ):
         if address in self.refuse:
             self.refused.append(address)
-            return "550 5.1.1 <%s>: mailbox unavailable" % address
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

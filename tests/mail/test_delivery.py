@@ -11,6 +11,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -209,6 +210,7 @@ def test_a_refused_message_is_marked_failed_after_max_attempts_and_never_retried
     assert failed.status == OutgoingEmail.Status.FAILED
     assert failed.attempts == MAX_ATTEMPTS
     assert failed.sent_at is None
+    assert failed.body_text == failed.body_html == ""  # no live link left behind
 
     # Even once the server would accept it, a failed message stays failed and unsent.
     smtp.handler.refuse = set()
@@ -361,11 +363,12 @@ def _database_url() -> str | None:
             return None
         return f"sqlite:///{Path(name).resolve()}"
     if connection.vendor == "postgresql":
-        user = config.get("USER") or ""
-        password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+        user = quote(config.get("USER") or "", safe="")
+        password = f":{quote(config['PASSWORD'], safe='')}" if config.get("PASSWORD") else ""
         auth = f"{user}{password}@" if user else ""
+        host = quote(config.get("HOST") or "localhost", safe="")
         port = f":{config['PORT']}" if config.get("PORT") else ""
-        return f"postgresql://{auth}{config.get('HOST') or 'localhost'}{port}/{config['NAME']}"
+        return f"postgresql://{auth}{host}{port}/{quote(config['NAME'], safe='')}"
     return None
 
 

@@ -98,7 +98,9 @@ def test_approve_and_reject_at_once_leave_one_consistent_outcome(superuser, admi
         return flows.reject(user_id, "no", admin_ust, Caller())
 
     race(decide)
-    templates = sorted(OutgoingEmail.objects.exclude(template="signup_confirm").values_list("template", flat=True))
+    templates = sorted(
+        OutgoingEmail.objects.exclude(template="signup_confirm").values_list("template", flat=True)
+    )
     user = User.objects.filter(user_id=user_id).first()
     if user is None:  # rejected first: later approvals found nobody, nobody was welcomed
         assert templates == ["rejected"]

@@ -4,7 +4,8 @@ Delivery is at-least-once: a row is claimed for a while, sent, then marked sent.
 that dies between the SMTP server's "250 OK" and the mark sends it again after the claim
 expires; the message keeps the Message-ID it was given at queueing, so mail systems see one
 message. An SMTP error leaves the row queued with an exponential backoff; after
-``MAX_ATTEMPTS`` it is marked failed and kept for the operator.
+``MAX_ATTEMPTS`` (about a day of retrying) it is marked failed and kept for the operator,
+its bodies blanked like a sent message's.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from admit.mail.models import OutgoingEmail
 
 log = logging.getLogger("admit.mail")
 
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 30
 FIRST_RETRY = timedelta(seconds=15)
 LONGEST_RETRY = timedelta(hours=1)
 CLAIM_FOR = timedelta(minutes=2)
@@ -118,7 +119,10 @@ def _record_delivery(email: OutgoingEmail) -> None:
 def _record_failure(email: OutgoingEmail, exc: Exception) -> None:
     attempts = email.attempts + 1
     gave_up = attempts >= MAX_ATTEMPTS
-    OutgoingEmail.objects.filter(id=email.id).update(
+    blanked = {"body_text": "", "body_html": ""} if gave_up else {}
+    # Only a row still queued: a worker whose claim ran out must not undo another's delivery.
+    OutgoingEmail.objects.filter(id=email.id, status=OutgoingEmail.Status.QUEUED).update(
+        **blanked,
         attempts=attempts,
         status=OutgoingEmail.Status.FAILED if gave_up else OutgoingEmail.Status.QUEUED,
         next_attempt_at=clock.now() + retry_delay(attempts),
