@@ -32,7 +32,7 @@ class User(AbstractBaseUser):
 
     user_id = models.CharField(max_length=32, unique=True)
     username = models.CharField(max_length=128)
-    username_key = models.CharField(max_length=128, unique=True)
+    username_key = models.CharField("username", max_length=128, unique=True)
     email = models.CharField(max_length=254)
     email_key = models.CharField(max_length=254, unique=True)
     display_name = models.CharField(max_length=256, blank=True)
