@@ -14,12 +14,25 @@ from django.test import Client
 
 from admit.config import DEFAULT_TOML, parse_policy
 from admit.core.context import Caller
-from admit.sso.flows.sessions import login
+from admit.sso.flows.login import LoginRequest, login
 from admit.sso.flows.users import create_superuser
 
 DEFAULT_POLICY = parse_policy(tomllib.loads(DEFAULT_TOML.read_text()))
 ADMIN_PASSWORD = "Correct-Horse-Battery-42"
 GOOD_PASSWORD = "VrF57-H31 7!HIj%fSAz :L9"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(request):
+    """Rate-limit counters live in the (database) cache; each test with a database starts
+    with none."""
+    from django.core.cache import cache
+
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    ):
+        request.getfixturevalue("db" if "transactional_db" not in request.fixturenames else "transactional_db")
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +89,7 @@ def superuser(db):
 
 @pytest.fixture
 def admin_ust(superuser) -> str:
-    return login("boss", ADMIN_PASSWORD, "CRM", Caller()).ust
+    return login(LoginRequest("boss", ADMIN_PASSWORD, "CRM"), Caller()).ust
 
 
 def signup_body(**changes: Any) -> dict[str, Any]:

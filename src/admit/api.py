@@ -15,6 +15,7 @@ from ninja.errors import HttpError, ValidationError
 from admit.core.envelope import error_response
 from admit.core.errors import AdmitError, Code, InputError
 from admit.core.jsonbody import AdmitParser
+from admit.core.ratelimit import RateLimited
 from admit.sso.api import router as sso_router
 from admit.sso.disclosure import visible_codes
 
@@ -40,8 +41,11 @@ def _cid(request: HttpRequest) -> str:
 def on_admit_error(request: HttpRequest, exc: AdmitError) -> HttpResponse:
     log.info("cid=%s refused %s: %s", _cid(request), ",".join(exc.codes), exc.message)
     details = exc.details if isinstance(exc, InputError) else None
-    codes = exc.codes if isinstance(exc, InputError) else visible_codes(exc.codes)
-    return error_response(_cid(request), codes, exc.http_status, details)
+    codes = exc.codes if isinstance(exc, InputError) else visible_codes(exc)
+    response = error_response(_cid(request), codes, exc.http_status, details)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 
@@ -56,11 +56,41 @@ class UserValidationPolicy:
 class PasswordPolicy:
     min_length: int = 8
     max_length: int = 256
+    expiry_days: int = 0
+    warn_days: int = 7
 
 
 @dataclass(frozen=True)
 class SessionPolicy:
     expiry: int = 3600
+    app_expiry: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    inform_if_locked: bool = True
+    inform_if_not_confirmed: bool = True
+    inform_if_not_approved: bool = True
+    inform_if_password_expired: bool = True
+    lockout_after: int = 5
+    lockout_seconds: int = 300
+    lockout_max_seconds: int = 86400
+    max_consecutive_failures: int = 100
+
+
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    enabled: bool = True
+    login_failures_per_address: tuple[int, int] = (10, 60)
+    signups_per_address: tuple[int, int] = (20, 60)
+    emails_per_address: tuple[int, int] = (20, 60)
+    emails_per_account: tuple[int, int] = (5, 3600)
+
+
+@dataclass(frozen=True)
+class ResetPolicy:
+    token_max_age: int = 86400
+    reset_key_max_age: int = 900
 
 
 @dataclass(frozen=True)
@@ -70,25 +100,41 @@ class Policy:
     user_validation: UserValidationPolicy = UserValidationPolicy()
     password: PasswordPolicy = PasswordPolicy()
     session: SessionPolicy = SessionPolicy()
+    login: LoginPolicy = LoginPolicy()
+    rate_limits: RateLimitPolicy = RateLimitPolicy()
+    reset: ResetPolicy = ResetPolicy()
 
 
-def _coerce(where: str, annotation: Any, value: Any) -> Any:
-    if annotation == "bool" or annotation is bool:
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _coerce(where: str, annotation: str, value: Any) -> Any:
+    """Check one value against its field's annotation (a string: see the __future__ import)."""
+    if annotation == "bool":
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{where} must be true or false, got {value!r}")
-    if annotation == "int" or annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if annotation == "int":
+        if _is_count(value):
             return value
         raise ConfigError(f"{where} must be a whole number >= 0, got {value!r}")
-    if annotation == "str" or annotation is str:
+    if annotation == "str":
         if isinstance(value, str):
             return value
         raise ConfigError(f"{where} must be a string, got {value!r}")
-    if annotation == "tuple[str, ...]" or get_origin(annotation) is tuple:
+    if annotation == "tuple[str, ...]":
         if isinstance(value, list) and all(isinstance(item, str) and item for item in value):
             return tuple(value)
         raise ConfigError(f"{where} must be a list of non-empty strings, got {value!r}")
+    if annotation == "tuple[int, int]":
+        if isinstance(value, list) and len(value) == 2 and all(_is_count(item) for item in value):
+            return (value[0], value[1])
+        raise ConfigError(f"{where} must be [count, seconds], got {value!r}")
+    if annotation == "dict[str, int]":
+        if isinstance(value, dict) and all(_is_count(item) for item in value.values()):
+            return dict(value)
+        raise ConfigError(f"{where} must be a table of names to whole numbers, got {value!r}")
     raise ConfigError(f"{where}: unsupported setting type {annotation!r}")  # pragma: no cover
 
 
@@ -100,7 +146,7 @@ def _section(name: str, cls: type, raw: Any) -> Any:
         if key not in known:
             raise ConfigError(f"admit.toml: unknown key [{name}] {key}")
     values = {
-        key: _coerce(f"admit.toml: [{name}] {key}", known[key].type, value)
+        key: _coerce(f"admit.toml: [{name}] {key}", str(known[key].type), value)
         for key, value in raw.items()
     }
     return cls(**values)
@@ -116,6 +162,11 @@ def parse_policy(document: dict[str, Any]) -> Policy:
         **{name: _section(name, classes[name], document.get(name, {})) for name in classes}
     )
     _check_apps(policy.apps)
+    unknown = set(policy.session.app_expiry) - set(policy.apps.all)
+    if unknown:
+        raise ConfigError(
+            f"admit.toml: [session] app_expiry names apps not in [apps] all: {sorted(unknown)}"
+        )
     if policy.password.min_length > policy.password.max_length:
         raise ConfigError("admit.toml: [password] min_length is greater than max_length")
     return policy

@@ -29,7 +29,7 @@ def _on_confirm(confirmation, audit) -> str:
 def note_kind():
     engine.register(
         engine.ConfirmationKind(
-            NOTE, "test.confirm", lambda: timedelta(hours=1), lambda c: "a note", _on_confirm
+            NOTE, lambda: timedelta(hours=1), "test.confirm", lambda c: "a note", _on_confirm
         )
     )
     confirmed_objects.clear()

@@ -2,12 +2,13 @@
 
 ``audited`` wraps a flow: the flow runs in a transaction and its success row is written in
 that same transaction; when the flow raises an ``AdmitError`` the transaction rolls back and
-the failure row is written after it, so refused attempts are on record too.
+the failure row is written after it, so refused attempts are on record too. Other writes
+that must survive a refusal (a failed log-in's count) go in ``after_refusal``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ class AuditEntry:
     actor_user_id: str = ""
     target_user_id: str = ""
     extra_data: dict[str, Any] = field(default_factory=dict)
+    after_refusal: list[Callable[[], object]] = field(default_factory=list)
 
     def write(self, outcome: str, error_codes: str = "") -> AuditEvent:
         return AuditEvent.objects.create(
@@ -54,5 +56,8 @@ def audited(event: str, caller: Caller, app: str = "") -> Iterator[AuditEntry]:
             yield entry
             entry.write(AuditEvent.Outcome.OK)
     except AdmitError as error:
-        entry.write(AuditEvent.Outcome.ERROR, ",".join(error.codes))
+        with transaction.atomic():
+            for write in entry.after_refusal:
+                write()
+            entry.write(AuditEvent.Outcome.ERROR, ",".join(error.codes))
         raise

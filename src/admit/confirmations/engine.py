@@ -55,15 +55,19 @@ class KeyExpiredOrUsed(ConfirmationError):
 
 @dataclass(frozen=True)
 class ConfirmationKind:
-    """One kind of confirmation: how long its keys live, what the person is shown before
-    confirming, the audit event it writes, and the action that confirming runs (inside the
-    transaction; it returns the sentence shown to the person afterwards)."""
+    """One kind of confirmation: how long its keys live and, for kinds a person confirms on
+    the confirmation page, what they are shown before confirming, the audit event, and the
+    action confirming runs (inside the transaction; it returns the sentence shown afterwards).
+
+    Kinds without ``on_confirm`` are spent by their own flows with ``lookup`` and ``spend``
+    (a password reset needs a new password with its key); the page treats them as unknown.
+    """
 
     name: str
-    audit_event: str
     validity: Callable[[], timedelta]
-    describe: Callable[[Confirmation], str]
-    on_confirm: Callable[[Confirmation, AuditEntry], str]
+    audit_event: str = ""
+    describe: Callable[[Confirmation], str] | None = None
+    on_confirm: Callable[[Confirmation, AuditEntry], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,33 +122,43 @@ def lookup(key: str, kinds: tuple[str, ...] | None = None) -> Confirmation:
     return confirmation
 
 
+def page_kinds() -> tuple[str, ...]:
+    return tuple(name for name, kind in _KINDS.items() if kind.on_confirm is not None)
+
+
 def describe(key: str) -> str:
     """What ``key`` would confirm, for the page shown before the button is pressed."""
-    confirmation = lookup(key)
-    return kind_of(confirmation).describe(confirmation)
+    confirmation = lookup(key, page_kinds())
+    describe_kind = kind_of(confirmation).describe
+    return describe_kind(confirmation) if describe_kind else confirmation.kind
+
+
+def spend(confirmation: Confirmation) -> None:
+    """Mark ``confirmation`` used, with a conditional UPDATE: of two concurrent calls exactly
+    one succeeds; the other gets ``KeyExpiredOrUsed``."""
+    now = clock.now()
+    spent = Confirmation.objects.filter(
+        id=confirmation.id, used_at__isnull=True, revoked_at__isnull=True
+    ).update(used_at=now)
+    if spent != 1:
+        confirmation.refresh_from_db()
+        raise KeyExpiredOrUsed(confirmation)
+    confirmation.used_at = now
 
 
 def confirm(key: str, caller: Caller, kinds: tuple[str, ...] | None = None) -> Confirmed:
-    """Spend ``key`` and run its kind's action, audited under the kind's event.
-
-    The key is marked used with a conditional UPDATE, so of two concurrent calls exactly one
-    runs the action; the other gets ``KeyExpiredOrUsed``.
-    """
+    """Spend ``key`` and run its kind's action, audited under the kind's event; only kinds
+    with an action can be confirmed this way."""
+    allowed = tuple(kind for kind in (kinds or page_kinds()) if kind in page_kinds())
     known = (
         Confirmation.objects.filter(key_digest=digest(key)).values_list("kind", flat=True).first()
     )
-    event = _KINDS[known].audit_event if known in _KINDS else "confirmation.confirm"
+    event = _KINDS[known].audit_event if known in allowed else "confirmation.confirm"
     with audited(event, caller) as audit:
-        confirmation = lookup(key, kinds)
-        now = clock.now()
-        spent = Confirmation.objects.filter(
-            id=confirmation.id, used_at__isnull=True, revoked_at__isnull=True
-        ).update(used_at=now)
-        if spent != 1:
-            confirmation.refresh_from_db()
-            raise KeyExpiredOrUsed(confirmation)
-        confirmation.used_at = now
+        confirmation = lookup(key, allowed)
+        spend(confirmation)
         kind = kind_of(confirmation)
+        assert kind.on_confirm is not None  # page_kinds() holds only kinds with an action
         return Confirmed(kind=kind.name, message=kind.on_confirm(confirmation, audit))
 
 

@@ -18,6 +18,9 @@ class Code(StrEnum):
     PASSWORD_COMMON = "E003001"
     PASSWORD_TOO_SHORT = "E003002"
     PASSWORD_TOO_LONG = "E003003"
+    PASSWORD_EXPIRED = "E003004"
+    PASSWORD_EXPIRING = "W003005"
+    PASSWORD_MUST_CHANGE = "E003007"
     APP_INVALID = "E004001"
     APP_SIGNUP_NOT_ALLOWED = "E004002"
     NOT_ALLOWED = "E005001"
@@ -27,6 +30,8 @@ class Code(StrEnum):
     SUPERUSER_REQUIRED = "E005005"
     NO_SUCH_CONFIRM_TOKEN = "E005006"
     ALREADY_CONFIRMED = "E005007"
+    TOTP_CODE_REQUIRED = "E006001"
+    TOTP_CODE_INVALID = "E006002"
     NO_SUCH_SESSION = "E007001"
     SESSION_EXPIRED = "E007002"
     INPUT_INVALID = "E008002"
@@ -40,10 +45,18 @@ class AdmitError(Exception):
     may see (see ``admit.sso.disclosure``).
     """
 
-    def __init__(self, codes: Code | list[Code], message: str, http_status: int = 403):
+    def __init__(
+        self,
+        codes: Code | list[Code],
+        message: str,
+        http_status: int = 403,
+        shown: list[Code] | None = None,
+    ):
         self.codes = [codes] if isinstance(codes, Code) else list(codes)
         self.message = message
         self.http_status = http_status
+        # What a caller may see when the flow itself hides the true codes (the audit keeps them).
+        self.shown = shown
         super().__init__(f"{','.join(self.codes)}: {message}")
 
     @property

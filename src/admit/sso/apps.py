@@ -5,6 +5,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 
+def _seconds(section: str, key: str):
+    return lambda: timedelta(seconds=getattr(getattr(settings.ADMIT_POLICY, section), key))
+
+
 class SsoConfig(AppConfig):
     name = "admit.sso"
     label = "sso"
@@ -12,6 +16,7 @@ class SsoConfig(AppConfig):
 
     def ready(self) -> None:
         from admit.confirmations.engine import ConfirmationKind, register
+        from admit.sso.flows.reset import RESET_KEY, RESET_TOKEN
         from admit.sso.flows.signup import (
             SIGNUP,
             SIGNUP_EMAIL_TAKEN,
@@ -21,14 +26,16 @@ class SsoConfig(AppConfig):
         )
         from admit.sso.rules import load_hook
 
-        def validity() -> timedelta:
-            return timedelta(seconds=settings.ADMIT_POLICY.signup.confirm_token_max_age)
-
+        signup_validity = _seconds("signup", "confirm_token_max_age")
         for name, action in (
             (SIGNUP, on_signup_confirmed),
             (SIGNUP_EMAIL_TAKEN, on_taken_email_confirmed),
         ):
-            register(ConfirmationKind(name, "signup.confirm", validity, describe_signup, action))
+            register(
+                ConfirmationKind(name, signup_validity, "signup.confirm", describe_signup, action)
+            )
+        register(ConfirmationKind(RESET_TOKEN, _seconds("reset", "token_max_age")))
+        register(ConfirmationKind(RESET_KEY, _seconds("reset", "reset_key_max_age")))
 
         hook = settings.ADMIT_POLICY.signup.validation_hook
         if hook:

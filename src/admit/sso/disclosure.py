@@ -1,14 +1,15 @@
 """Which refusal codes a caller may see; the rest collapse to the generic E005001.
 
-The operator chooses with the ``inform_if_*`` keys of ``[signup]``. The audit log always
-keeps the true codes.
+The operator chooses with the ``inform_if_*`` keys of ``[signup]`` (applied here, to every
+flow that validates names, addresses and passwords) and of ``[login]`` (applied by the log-in
+flow, which sets ``AdmitError.shown``). The audit log always keeps the true codes.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 
-from admit.core.errors import Code
+from admit.core.errors import AdmitError, Code
 
 _REVEALED_BY = {
     Code.USERNAME_EXISTS: "inform_if_user_exists",
@@ -26,10 +27,12 @@ _REVEALED_BY = {
 }
 
 
-def visible_codes(codes: list[Code]) -> list[str]:
+def visible_codes(error: AdmitError) -> list[str]:
+    if error.shown is not None:
+        return list(error.shown)
     signup_policy = settings.ADMIT_POLICY.signup
     visible: list[str] = []
-    for code in codes:
+    for code in error.codes:
         flag = _REVEALED_BY.get(code)
         shown = code if flag is None or getattr(signup_policy, flag) else Code.NOT_ALLOWED
         if shown not in visible:

@@ -36,8 +36,20 @@ class User(AbstractBaseUser):
     email = models.CharField(max_length=254)
     email_key = models.CharField(max_length=254, unique=True)
     display_name = models.CharField(max_length=256, blank=True)
+    first_name = models.CharField(max_length=128, blank=True)
+    middle_name = models.CharField(max_length=128, blank=True)
+    last_name = models.CharField(max_length=128, blank=True)
     is_superuser = models.BooleanField(default=False)
     is_locked = models.BooleanField(default=False)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=32, blank=True)
+    failed_logins = models.PositiveIntegerField(default=0)  # consecutive; reset on success
+    password_last_set = models.DateTimeField(null=True, blank=True)
+    password_expiry = models.DateTimeField(null=True, blank=True)
+    password_must_change = models.BooleanField(default=False)
+    totp_secret = models.TextField(blank=True)  # encrypted: see admit.core.totp
+    totp_label = models.CharField(max_length=128, blank=True)
+    totp_last_step = models.BigIntegerField(null=True, blank=True)
     approval_status = models.CharField(
         max_length=16, choices=Approval.choices, default=Approval.PENDING
     )
@@ -61,6 +73,10 @@ class User(AbstractBaseUser):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def has_totp(self) -> bool:
+        return bool(self.totp_secret)
 
     @property
     def is_confirmed(self) -> bool:
@@ -100,3 +116,23 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user_id} for {self.app}"
+
+
+class SessionEvent(models.Model):
+    """The history of one session: its log-in and every renewal."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login"
+        RENEW = "renew"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    at = models.DateTimeField()
+    remote_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at}"

@@ -2,20 +2,65 @@
 queues its e-mail and raises ``AdmitError`` with the seed's codes. They know nothing of HTTP."""
 
 from admit.sso.flows.approval import PendingPage, approve, list_pending, reject
-from admit.sso.flows.sessions import LoginResult, login, logout, superuser_for, user_for
+from admit.sso.flows.login import LoginRequest, LoginResult, login, logout
+from admit.sso.flows.reset import finish_reset, open_reset, request_reset
+from admit.sso.flows.sessions import (
+    describe,
+    end_other_sessions,
+    end_session,
+    list_sessions,
+    renew,
+    superuser_for,
+    user_for,
+    verify,
+)
 from admit.sso.flows.signup import SignupResult, confirm_signup, signup
+from admit.sso.flows.users import (
+    NewUser,
+    SearchPage,
+    change_password,
+    create_superuser,
+    create_user,
+    delete_user,
+    enable_totp,
+    get_user,
+    search_users,
+    set_lock,
+    update_user,
+)
 
 __all__ = [
+    "LoginRequest",
     "LoginResult",
+    "NewUser",
     "PendingPage",
+    "SearchPage",
     "SignupResult",
     "approve",
+    "change_password",
     "confirm_signup",
+    "create_superuser",
+    "create_user",
+    "delete_user",
+    "describe",
+    "enable_totp",
+    "end_other_sessions",
+    "end_session",
+    "finish_reset",
+    "get_user",
     "list_pending",
+    "list_sessions",
     "login",
     "logout",
+    "open_reset",
     "reject",
+    "renew",
+    "request_reset",
+    "search_users",
+    "set_lock",
     "signup",
     "superuser_for",
+    "update_user",
     "user_for",
+    "verify",
 ]

@@ -1,106 +1,73 @@
-"""Log-in, log-out, and resolving a ``ust`` to its user."""
+"""Sessions (``ust``): opening, resolving, verifying, renewing, listing and ending them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
+from django.db.models import Prefetch
 
 from admit.audit.log import audited
 from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.secrets import digest, is_secret_shaped, new_secret
-from admit.sso.models import Session, User, normalize_username
+from admit.sso.models import Session, SessionEvent, User
 
 UST_PREFIX = "zust"
 
 
-@dataclass(frozen=True)
-class LoginResult:
-    ust: str
-    user_id: str
-    expires_at: datetime
+def lifetime(app: str) -> timedelta:
+    policy = settings.ADMIT_POLICY.session
+    return timedelta(seconds=policy.app_expiry.get(app, policy.expiry))
 
 
-@cache
-def _dummy_hash() -> str:
-    return make_password("an unknown user still costs one hash")
+def open_session(
+    user: User, app: str, caller: Caller, remote_addr: str = ""
+) -> tuple[str, Session]:
+    now = clock.now()
+    ust = new_secret(UST_PREFIX)
+    session = Session.objects.create(
+        ust_digest=digest(ust),
+        user=user,
+        app=app,
+        created_at=now,
+        expires_at=now + lifetime(app),
+        remote_ip=caller.remote_ip,
+        remote_addr=remote_addr[:255],
+        user_agent=caller.user_agent[:512],
+    )
+    _event(session, SessionEvent.Kind.LOGIN, caller)
+    return ust, session
 
 
-def login(
-    username: str,
-    password: str,
-    current_app: str,
-    caller: Caller,
-    remote_addr: str = "",
-) -> LoginResult:
-    """A new session for the user, after the password and the account's state are checked.
-
-    Unknown users and wrong passwords get the same answer and cost the same hash; the
-    account's state (locked, unconfirmed, unapproved) is told only to whoever knows the
-    password.
-    """
-    policy = settings.ADMIT_POLICY
-    with audited("login", caller, app=current_app) as audit:
-        if current_app not in policy.apps.all:
-            raise AdmitError(Code.APP_INVALID, f"unknown app {current_app!r}")
-        user = User.objects.filter(username_key=normalize_username(username)).first()
-        if user is None:
-            check_password(password, _dummy_hash())
-            raise AdmitError(Code.NOT_ALLOWED, "no such user")
-        audit.target_user_id = user.user_id
-        if not user.check_password(password):
-            raise AdmitError(Code.NOT_ALLOWED, "wrong password")
-        if user.is_locked:
-            raise AdmitError(Code.USER_LOCKED, "user is locked")
-        if not user.is_confirmed:
-            raise AdmitError(Code.USER_NOT_CONFIRMED, "user has not confirmed the sign-up")
-        if not user.is_approved:
-            raise AdmitError(Code.USER_NOT_APPROVED, "user is not approved yet")
-        if current_app not in policy.apps.login_allowed:
-            raise AdmitError(Code.APP_INVALID, f"app {current_app!r} may not log users in")
-        now = clock.now()
-        ust = new_secret(UST_PREFIX)
-        session = Session.objects.create(
-            ust_digest=digest(ust),
-            user=user,
-            app=current_app,
-            created_at=now,
-            expires_at=now + timedelta(seconds=policy.session.expiry),
-            remote_ip=caller.remote_ip,
-            remote_addr=remote_addr[:255],
-            user_agent=caller.user_agent[:512],
-        )
-        User.objects.filter(pk=user.pk).update(last_login=now)
-        return LoginResult(ust=ust, user_id=user.user_id, expires_at=session.expires_at)
+def _event(session: Session, kind: str, caller: Caller) -> None:
+    SessionEvent.objects.create(
+        session=session,
+        kind=kind,
+        at=clock.now(),
+        remote_ip=caller.remote_ip,
+        user_agent=caller.user_agent[:512],
+    )
 
 
-def logout(ust: str, current_app: str, caller: Caller) -> None:
-    """Ends the session if there is one; answers the same either way."""
-    with audited("logout", caller, app=current_app) as audit:
-        session = _session_for(ust)
-        if session is not None:
-            audit.target_user_id = session.user.user_id
-            session.delete()
-
-
-def _session_for(ust: str) -> Session | None:
+def session_for(ust: str) -> Session | None:
     if not is_secret_shaped(ust, UST_PREFIX):
         return None
     return Session.objects.select_related("user").filter(ust_digest=digest(ust)).first()
 
 
-def user_for(ust: str) -> User:
-    session = _session_for(ust)
+def live_session(ust: str) -> Session:
+    session = session_for(ust)
     if session is None:
         raise AdmitError(Code.NO_SUCH_SESSION, "no such session")
     if session.expires_at <= clock.now():
         raise AdmitError(Code.SESSION_EXPIRED, "session expired")
-    return session.user
+    return session
+
+
+def user_for(ust: str) -> User:
+    return live_session(ust).user
 
 
 def superuser_for(ust: str) -> User:
@@ -108,3 +75,104 @@ def superuser_for(ust: str) -> User:
     if not (user.is_superuser and user.is_active):
         raise AdmitError(Code.SUPERUSER_REQUIRED, "a super-user is required")
     return user
+
+
+def _target(caller_session: Session, target_ust: str) -> Session:
+    """The session asked about: one's own, or, for a super-user, anyone's."""
+    if target_ust == "" or digest(target_ust) == caller_session.ust_digest:
+        return caller_session
+    if not caller_session.user.is_superuser:
+        raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may look at others' sessions")
+    target = session_for(target_ust)
+    if target is None:
+        raise AdmitError(Code.NO_SUCH_SESSION, "no such target session")
+    return target
+
+
+def verify(current_ust: str, target_ust: str) -> bool:
+    """Is ``target_ust`` a live session? The relying application's hot path: one indexed
+    look-up per distinct token, nothing written."""
+    now = clock.now()
+    if not is_secret_shaped(current_ust, UST_PREFIX):
+        raise AdmitError(Code.NO_SUCH_SESSION, "no such session")
+    wanted = {
+        digest(current_ust),
+        digest(target_ust) if is_secret_shaped(target_ust, UST_PREFIX) else "",
+    }
+    rows = {
+        row["ust_digest"]: row
+        for row in Session.objects.filter(ust_digest__in=wanted - {""}).values(
+            "ust_digest", "expires_at", "user__is_superuser"
+        )
+    }
+    caller = rows.get(digest(current_ust))
+    if caller is None:
+        raise AdmitError(Code.NO_SUCH_SESSION, "no such session")
+    if caller["expires_at"] <= now:
+        raise AdmitError(Code.SESSION_EXPIRED, "session expired")
+    if target_ust != current_ust and not caller["user__is_superuser"]:
+        raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may verify others' sessions")
+    target = rows.get(digest(target_ust)) if is_secret_shaped(target_ust, UST_PREFIX) else None
+    return target is not None and target["expires_at"] > now
+
+
+def describe(current_ust: str, target_ust: str) -> Session:
+    return _target(live_session(current_ust), target_ust)
+
+
+def renew(ust: str, current_app: str, caller: Caller) -> datetime:
+    with audited("session.renew", caller, app=current_app) as audit:
+        session = live_session(ust)
+        audit.target_user_id = session.user.user_id
+        session.expires_at = clock.now() + lifetime(session.app)
+        session.save(update_fields=["expires_at"])
+        _event(session, SessionEvent.Kind.RENEW, caller)
+        return session.expires_at
+
+
+def list_sessions(ust: str, user_id: str = "") -> list[Session]:
+    """The caller's live sessions, or, for a super-user naming ``user_id``, that user's."""
+    caller = user_for(ust)
+    owner = caller
+    if user_id and user_id != caller.user_id:
+        if not caller.is_superuser:
+            raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may list others' sessions")
+        found = User.objects.filter(user_id=user_id).first()
+        if found is None:
+            raise AdmitError(Code.NOT_ALLOWED, "no such user")
+        owner = found
+    return list(
+        Session.objects.filter(user=owner, expires_at__gt=clock.now())
+        .order_by("created_at", "id")
+        .prefetch_related(Prefetch("events", queryset=SessionEvent.objects.order_by("at", "id")))
+    )
+
+
+def end_session(current_ust: str, target_ust: str, caller: Caller) -> None:
+    with audited("session.end", caller) as audit:
+        current = live_session(current_ust)
+        audit.actor_user_id = current.user.user_id
+        target = _target(current, target_ust)
+        audit.target_user_id = target.user.user_id
+        target.delete()
+
+
+def end_other_sessions(ust: str, caller: Caller) -> int:
+    with audited("session.end_others", caller) as audit:
+        current = live_session(ust)
+        audit.target_user_id = current.user.user_id
+        ended = end_sessions_of(current.user, keep=current)
+        audit.extra_data["ended"] = ended
+        return ended
+
+
+def end_sessions_of(user: User, keep: Session | None = None) -> int:
+    sessions = Session.objects.filter(user=user)
+    if keep is not None:
+        sessions = sessions.exclude(pk=keep.pk)
+    return sessions.delete()[1].get("sso.Session", 0)
+
+
+def sweep_expired() -> int:
+    """Delete sessions that have expired; run periodically by ``admit worker``."""
+    return Session.objects.filter(expires_at__lte=clock.now()).delete()[1].get("sso.Session", 0)

@@ -1,17 +1,17 @@
-"""/zato/sso/: thin adapters that parse the request, call one flow and render its answer."""
+"""/zato/sso/user/signup (and its queue), /user/login, /user/logout."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from admit.core.context import Caller
 from admit.sso import flows
+from admit.sso.api.common import ERRORS, caller, ok, utc
+from admit.sso.flows.login import LoginRequest
 from admit.sso.rules import SignupRequest
 from admit.sso.schemas import (
     ApproveIn,
     ConfirmIn,
-    ErrorOut,
     LoginIn,
     LoginOut,
     LogoutIn,
@@ -23,20 +23,7 @@ from admit.sso.schemas import (
     SignupOut,
 )
 
-router = Router(tags=["sso"])
-ERRORS = {400: ErrorOut, 403: ErrorOut}
-
-
-def caller(request: HttpRequest) -> Caller:
-    return Caller(
-        cid=request.cid,  # type: ignore[attr-defined]
-        remote_ip=request.META.get("REMOTE_ADDR") or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
-
-
-def ok(request: HttpRequest) -> dict[str, str]:
-    return {"status": "ok", "cid": request.cid}  # type: ignore[attr-defined]
+router = Router(tags=["sign-up and log-in"])
 
 
 @router.post(
@@ -44,7 +31,7 @@ def ok(request: HttpRequest) -> dict[str, str]:
 )
 def signup(request: HttpRequest, payload: SignupIn) -> dict:
     result = flows.signup(SignupRequest(**payload.model_dump()), caller(request))
-    return {**ok(request), "confirm_token": result.confirm_token}
+    return ok(request, confirm_token=result.confirm_token)
 
 
 @router.post("user/signup/confirm", response={200: OkOut, **ERRORS}, summary="Confirm a sign-up")
@@ -70,7 +57,7 @@ def list_signups(
             "username": user.username,
             "email": user.email,
             "display_name": user.display_name,
-            "sign_up_time": user.sign_up_time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "sign_up_time": utc(user.sign_up_time),
             "remote_ip": user.remote_ip,
             "remote_addr": user.remote_addr,
         }
@@ -94,16 +81,19 @@ def reject(request: HttpRequest, payload: RejectIn) -> dict:
     return ok(request)
 
 
-@router.post("user/login", response={200: LoginOut, **ERRORS}, summary="Log in")
+@router.post(
+    "user/login",
+    response={200: LoginOut, **ERRORS},
+    exclude_none=True,
+    summary="Log in",
+    description='A password about to expire answers `"status": "warning"`, `W003005`, a `ust`.',
+)
 def login(request: HttpRequest, payload: LoginIn) -> dict:
-    result = flows.login(
-        payload.username,
-        payload.password,
-        payload.current_app,
-        caller(request),
-        payload.remote_addr,
-    )
-    return {**ok(request), "ust": result.ust}
+    fields = payload.model_dump(exclude={"user_agent"})
+    result = flows.login(LoginRequest(**fields), caller(request, payload.user_agent))
+    if result.warnings:
+        return {**ok(request, ust=result.ust), "status": "warning", "sub_status": result.warnings}
+    return ok(request, ust=result.ust)
 
 
 @router.post("user/logout", response={200: OkOut, **ERRORS}, summary="Log out")

@@ -1,0 +1,91 @@
+"""Password reset: an e-mailed token, exchanged for a short-lived reset key, then a new password.
+
+1. ``request_reset(credential)`` always answers the same; when the username or e-mail address
+   belongs to an account, its owner is e-mailed a one-time token.
+2. ``open_reset(token)`` spends the token and returns a ``reset_key`` valid for a few minutes.
+3. ``finish_reset(token, reset_key, password)`` sets the password, spends the key, ends every
+   session of the user and e-mails a notice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+
+from admit.audit.log import audited
+from admit.confirmations import engine as confirmations
+from admit.confirmations.models import Confirmation
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code
+from admit.core.ratelimit import hit
+from admit.core.secrets import digest
+from admit.mail.outbox import enqueue
+from admit.sso.flows.sessions import end_sessions_of
+from admit.sso.models import User, normalize_email, normalize_username
+from admit.sso.passwords import set_password
+
+RESET_TOKEN = "password_reset"
+RESET_KEY = "password_reset_key"
+
+
+def request_reset(credential: str, current_app: str, caller: Caller) -> None:
+    limits = settings.ADMIT_POLICY.rate_limits
+    with audited("password.reset_request", caller, app=current_app) as audit:
+        if caller.remote_ip:
+            hit("reset-address", caller.remote_ip, limits.emails_per_address)
+        hit("reset-account", normalize_username(credential), limits.emails_per_account)
+        user = (
+            User.objects.filter(
+                Q(username_key=normalize_username(credential))
+                | Q(email_key=normalize_email(credential))
+            )
+            .order_by("id")
+            .first()
+        )
+        if user is None or not user.is_active:
+            audit.extra_data["sent"] = False
+            return
+        audit.target_user_id = user.user_id
+        audit.extra_data["sent"] = True
+        token = confirmations.create(user, RESET_TOKEN)
+        max_age = timedelta(seconds=settings.ADMIT_POLICY.reset.token_max_age)
+        enqueue(
+            "password_reset",
+            user.email,
+            {"user": user, "token": token, "hours": max_age.total_seconds() // 3600},
+        )
+
+
+def open_reset(token: str, caller: Caller) -> str:
+    """Spends the e-mailed token; returns the reset key that goes with it."""
+    with audited("password.reset_open", caller) as audit:
+        confirmation = confirmations.lookup(token, kinds=(RESET_TOKEN,))
+        confirmations.spend(confirmation)
+        user = User.objects.get(pk=confirmation.object_id)
+        audit.target_user_id = user.user_id
+        return confirmations.create(user, RESET_KEY)
+
+
+def finish_reset(token: str, reset_key: str, password: str, caller: Caller) -> None:
+    with audited("password.reset", caller) as audit:
+        key = confirmations.lookup(reset_key, kinds=(RESET_KEY,))
+        opened = Confirmation.objects.filter(
+            key_digest=digest(token),
+            kind=RESET_TOKEN,
+            object_id=key.object_id,
+            used_at__lte=key.created_at,
+        ).exists()
+        if not opened:
+            raise AdmitError(
+                Code.NO_SUCH_CONFIRM_TOKEN, "the reset key does not go with this token"
+            )
+        user = User.objects.select_for_update().get(pk=key.object_id)
+        audit.target_user_id = user.user_id
+        user.save(update_fields=set_password(user, password))
+        confirmations.spend(key)
+        confirmations.revoke(user, RESET_TOKEN)
+        end_sessions_of(user)
+        enqueue("password_changed", user.email, {"user": user, "when": clock.now()})
