@@ -31,7 +31,9 @@ def empty_cache(request):
     if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
         request.fixturenames
     ):
-        request.getfixturevalue("db" if "transactional_db" not in request.fixturenames else "transactional_db")
+        request.getfixturevalue(
+            "db" if "transactional_db" not in request.fixturenames else "transactional_db"
+        )
         cache.clear()
 
 

@@ -59,7 +59,7 @@ def createsuperuser(args: argparse.Namespace) -> None:
 
 def worker(args: argparse.Namespace) -> None:
     _django()
-    from admit.mail.worker import run
+    from admit.worker import run
 
     run(poll_seconds=args.poll, once=args.once)
 

@@ -175,6 +175,21 @@ def revoke(obj: models.Model, kind: str | None = None) -> int:
     return live.update(revoked_at=clock.now())
 
 
+KEEP_SPENT_FOR = timedelta(days=30)
+
+
+def sweep_expired() -> int:
+    """Delete keys past their expiry (or spent) for more than a month; run by ``admit worker``.
+
+    A month keeps "already used" and "expired" answers distinct for a while before a key
+    becomes merely unknown."""
+    cutoff = clock.now() - KEEP_SPENT_FOR
+    old = Confirmation.objects.filter(
+        models.Q(expires_at__lt=cutoff) | models.Q(used_at__lt=cutoff)
+    )
+    return old.delete()[1].get("confirmations.Confirmation", 0)
+
+
 def forget(obj: models.Model) -> None:
     """Delete every key for ``obj``, used or not: for objects that are themselves deleted."""
     Confirmation.objects.filter(object_type=_object_type(obj), object_id=str(obj.pk)).delete()

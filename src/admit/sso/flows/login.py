@@ -145,7 +145,9 @@ def _not_approved(user: User) -> AdmitError:
     """An unconfirmed sign-up is not approved either; it is told what it can act on."""
     rules = settings.ADMIT_POLICY.login
     if not user.is_confirmed:
-        return _hidden_unless(rules.inform_if_not_confirmed, Code.USER_NOT_CONFIRMED, "not confirmed")
+        return _hidden_unless(
+            rules.inform_if_not_confirmed, Code.USER_NOT_CONFIRMED, "not confirmed"
+        )
     return _hidden_unless(rules.inform_if_not_approved, Code.USER_NOT_APPROVED, "not approved yet")
 
 

@@ -14,6 +14,7 @@ from admit.confirmations.models import Confirmation
 from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
+from admit.core.ratelimit import hit
 from admit.core.secrets import new_public_id
 from admit.mail.outbox import enqueue
 from admit.sso.models import User, normalize_email, normalize_username
@@ -40,6 +41,8 @@ def signup(request: SignupRequest, caller: Caller) -> SignupResult:
         audit.extra_data = {"username": request.username[:128]}
         if not policy.signup.enabled:
             raise AdmitError(Code.NOT_ALLOWED, "sign-up is switched off")
+        if caller.remote_ip:
+            hit("signups-address", caller.remote_ip, policy.rate_limits.signups_per_address)
         _check_apps(request)
         problems = signup_problems(request, policy)
         if problems:

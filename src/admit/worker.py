@@ -1,4 +1,4 @@
-"""The ``admit worker`` loop: deliver due e-mail, sleep a little, repeat."""
+"""The ``admit worker`` loop: deliver due e-mail, sweep what has expired, sleep, repeat."""
 
 from __future__ import annotations
 
@@ -8,9 +8,19 @@ import time
 
 from django.db import close_old_connections
 
+from admit.confirmations.engine import sweep_expired as sweep_confirmations
 from admit.mail.outbox import deliver_due
+from admit.sso.flows.sessions import sweep_expired as sweep_sessions
 
 log = logging.getLogger("admit.worker")
+
+SWEEP_EVERY_SECONDS = 300
+
+
+def sweep() -> None:
+    sessions, confirmations = sweep_sessions(), sweep_confirmations()
+    if sessions or confirmations:
+        log.info("swept %s expired sessions, %s old confirmations", sessions, confirmations)
 
 
 def run(poll_seconds: float = 1.0, once: bool = False) -> None:
@@ -23,13 +33,17 @@ def run(poll_seconds: float = 1.0, once: bool = False) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("worker started")
+    last_sweep = 0.0
     while not stopping:
         close_old_connections()
+        delivered = 0
         try:
             delivered = deliver_due()
+            if once or time.monotonic() - last_sweep >= SWEEP_EVERY_SECONDS:
+                sweep()
+                last_sweep = time.monotonic()
         except Exception:  # the database went away for a moment: log it and keep going
-            log.exception("delivery round failed")
-            delivered = 0
+            log.exception("worker round failed")
         if once:
             return
         if not delivered:
