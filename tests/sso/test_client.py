@@ -1,0 +1,40 @@
+"""admit.sso.client: the Python API runs the same flows and raises the same codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from admit.core.errors import AdmitError
+from admit.sso.client import SSO
+from admit.sso.models import User
+from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sign_up_to_log_in_through_python(superuser):
+    sso = SSO(remote_ip="192.0.2.7")
+    token = sso.signup("user1", GOOD_PASSWORD, "user1@example.com", "CRM").confirm_token
+    sso.confirm_signup(token)
+    admin = sso.login("boss", ADMIN_PASSWORD, "CRM").ust
+    page = sso.pending(admin)
+    assert [user.username for user in page.users] == ["user1"] and page.total == 1
+    sso.approve(admin, page.users[0].user_id)
+    ust = sso.login("user1", GOOD_PASSWORD, "CRM").ust
+    assert sso.verify(ust)
+    assert sso.user(ust).remote_ip == "192.0.2.7"
+    sso.logout(ust, "CRM")
+    assert not sso.verify(admin, ust)
+
+
+def test_errors_carry_the_true_codes_even_when_rest_hides_them(db, policy):
+    policy(signup={"inform_if_password_invalid": False, "inform_if_user_exists": False})
+    sso = SSO()
+    with pytest.raises(AdmitError) as common:
+        sso.signup("user1", "password", "user1@example.com", "CRM")
+    assert common.value.codes == ["E003001"]
+    sso.signup("user1", GOOD_PASSWORD, "user1@example.com", "CRM")
+    with pytest.raises(AdmitError) as taken:
+        sso.signup("USER1", GOOD_PASSWORD, "other@example.com", "CRM")
+    assert taken.value.codes == ["E001002"]
+    assert User.objects.count() == 1
