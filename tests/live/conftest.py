@@ -57,7 +57,11 @@ class LiveAdmit:
 
     def python(self, code: str) -> subprocess.CompletedProcess:
         """Run ``code`` in a separate process configured like the server."""
-        setup = "import django, os\nos.environ['DJANGO_SETTINGS_MODULE'] = 'admit.settings'\ndjango.setup()\n"
+        setup = (
+            "import django, os\n"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'admit.settings'\n"
+            "django.setup()\n"
+        )
         return subprocess.run(
             [sys.executable, "-c", setup + code],
             env=self.env,
