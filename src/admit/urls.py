@@ -9,6 +9,7 @@ admin.site.site_header = "admit administration"
 
 urlpatterns = [
     path("", web.home, name="home"),
+    path("health", web.health, name="health"),
     path("confirm/<str:key>/", confirm_page, name="confirm"),
     path("dev/outbox", web.outbox, name="dev-outbox"),
     path("admin/", admin.site.urls),

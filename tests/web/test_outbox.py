@@ -31,3 +31,8 @@ def test_outbox_shows_delivered_mail_in_debug_mode(api, client, settings, file_b
 def test_outbox_does_not_exist_outside_debug_mode(client, settings, file_backend):
     settings.DEBUG = False
     assert client.get("/dev/outbox").status_code == 404
+
+
+def test_health_answers_a_constant(client):
+    response = client.get("/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
