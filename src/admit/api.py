@@ -16,6 +16,7 @@ from admit.core.envelope import error_response
 from admit.core.errors import AdmitError, Code, InputError
 from admit.core.jsonbody import AdmitParser
 from admit.core.ratelimit import RateLimited
+from admit.remote.api import router as remote_router
 from admit.sso.api import router as sso_router
 from admit.sso.disclosure import visible_codes
 
@@ -31,6 +32,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("zato/sso/", sso_router)
+api.add_router("api/v1/remotes/", remote_router)
 
 
 def _cid(request: HttpRequest) -> str:

@@ -122,6 +122,13 @@ def manage(args: argparse.Namespace) -> None:
     execute_from_command_line(["admit manage", *args.rest])
 
 
+def _add_remote_servers(commands: argparse._SubParsersAction) -> None:
+    """The sub-commands live with the remote app; Django is set up before they run."""
+    from admit.remote import cli as remote_cli
+
+    remote_cli.add_parser(commands)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="admit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,11 +160,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--email")
     p.set_defaults(func=createsuperuser)
 
+    _add_remote_servers(commands)
+
     p = commands.add_parser("manage", help="run a Django management command")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=manage)
 
     args = parser.parse_args(argv)
+    if getattr(args, "needs_django", False):
+        _django()
     args.func(args)
 
 

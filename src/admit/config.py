@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,26 @@ class ResetPolicy:
 
 
 @dataclass(frozen=True)
+class RemotePolicy:
+    login_token_max_age: int = 7200
+    portal_session_max_age: int = 7200
+    confirmation_max_age: int = 86400
+    tos_version: str = "1.0"
+    entry_point_path: str = "/self-hosted-billing/"
+    link_requests_per_server: tuple[int, int] = (120, 60)
+    confirmation_emails_per_address: tuple[int, int] = (5, 3600)
+    confirmation_emails_per_server: tuple[int, int] = (50, 3600)
+    # Names a remote server may pass as next_page, and the path on admit's domain each means.
+    next_pages: dict[str, str] = field(
+        default_factory=lambda: {
+            "overview": "/portal/",
+            "account": "/portal/account/",
+            "deactivate": "/portal/deactivate/",
+        }
+    )
+
+
+@dataclass(frozen=True)
 class Policy:
     signup: SignupPolicy = SignupPolicy()
     apps: AppsPolicy = AppsPolicy()
@@ -103,6 +123,7 @@ class Policy:
     login: LoginPolicy = LoginPolicy()
     rate_limits: RateLimitPolicy = RateLimitPolicy()
     reset: ResetPolicy = ResetPolicy()
+    remote: RemotePolicy = RemotePolicy()
 
 
 def _is_count(value: Any) -> bool:
@@ -131,6 +152,10 @@ def _coerce(where: str, annotation: str, value: Any) -> Any:
         if isinstance(value, list) and len(value) == 2 and all(_is_count(item) for item in value):
             return (value[0], value[1])
         raise ConfigError(f"{where} must be [count, seconds], got {value!r}")
+    if annotation == "dict[str, str]":
+        if isinstance(value, dict) and all(isinstance(item, str) for item in value.values()):
+            return dict(value)
+        raise ConfigError(f"{where} must be a table of names to strings, got {value!r}")
     if annotation == "dict[str, int]":
         if isinstance(value, dict) and all(_is_count(item) for item in value.values()):
             return dict(value)
@@ -162,6 +187,12 @@ def parse_policy(document: dict[str, Any]) -> Policy:
         **{name: _section(name, classes[name], document.get(name, {})) for name in classes}
     )
     _check_apps(policy.apps)
+    # The operator's next_pages add to the built-in portal pages rather than replace them.
+    built_in = RemotePolicy().next_pages
+    policy = replace(
+        policy, remote=replace(policy.remote, next_pages={**built_in, **policy.remote.next_pages})
+    )
+    _check_remote(policy.remote)
     unknown = set(policy.session.app_expiry) - set(policy.apps.all)
     if unknown:
         raise ConfigError(
@@ -170,6 +201,19 @@ def parse_policy(document: dict[str, Any]) -> Policy:
     if policy.password.min_length > policy.password.max_length:
         raise ConfigError("admit.toml: [password] min_length is greater than max_length")
     return policy
+
+
+def _check_remote(remote: RemotePolicy) -> None:
+    for name, path in remote.next_pages.items():
+        # Paths on admit's own domain only: never a scheme, a host, or "//host".
+        if not path.startswith("/") or path.startswith("//") or "\\" in path:
+            raise ConfigError(
+                f"admit.toml: [remote.next_pages] {name} must be a path starting with one /"
+            )
+    if not remote.tos_version.split(".")[0].isdigit():
+        raise ConfigError("admit.toml: [remote] tos_version must start with a number, like 1.0")
+    if not remote.entry_point_path.startswith("/"):
+        raise ConfigError("admit.toml: [remote] entry_point_path must start with /")
 
 
 def _check_apps(apps: AppsPolicy) -> None:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "admit.mail",
     "admit.confirmations",
     "admit.sso",
+    "admit.remote",
     "admit.web",
 ]
 

@@ -3,6 +3,7 @@ from django.urls import path
 
 from admit.api import api
 from admit.confirmations.views import confirm_page
+from admit.remote import views as remote
 from admit.web import views as web
 
 admin.site.site_header = "admit administration"
@@ -12,6 +13,12 @@ urlpatterns = [
     path("health", web.health, name="health"),
     path("confirm/<str:key>/", confirm_page, name="confirm"),
     path("dev/outbox", web.outbox, name="dev-outbox"),
+    path("remote-login/confirm/<str:key>/", remote.confirm_remote_email, name="remote-confirm"),
+    path("remote-login/<str:token>/", remote.remote_login, name="remote-login"),
+    path("serverlogin/", remote.server_login_page, name="server-login"),
+    path("portal/", remote.portal_page("overview"), name="portal-overview"),
+    path("portal/account/", remote.portal_page("account"), name="portal-account"),
+    path("portal/deactivate/", remote.portal_page("deactivate"), name="portal-deactivate"),
     path("admin/", admin.site.urls),
     path("", api.urls),
 ]

@@ -10,6 +10,7 @@ from django.db import close_old_connections
 
 from admit.confirmations.engine import sweep_expired as sweep_confirmations
 from admit.mail.outbox import deliver_due
+from admit.remote.flows.confirm_login import sweep_spent as sweep_spent_login_links
 from admit.sso.flows.sessions import sweep_expired as sweep_sessions
 
 log = logging.getLogger("admit.worker")
@@ -18,6 +19,7 @@ SWEEP_EVERY_SECONDS = 300
 
 
 def sweep() -> None:
+    sweep_spent_login_links()
     sessions, confirmations = sweep_sessions(), sweep_confirmations()
     if sessions or confirmations:
         log.info("swept %s expired sessions, %s old confirmations", sessions, confirmations)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from django.db import transaction
 
@@ -31,6 +32,8 @@ class AuditEntry:
     actor_user_id: str = ""
     target_user_id: str = ""
     extra_data: dict[str, Any] = field(default_factory=dict)
+    remote_server_uuid: UUID | None = None
+    remote_realm_uuid: UUID | None = None
     after_refusal: list[Callable[[], object]] = field(default_factory=list)
 
     def write(self, outcome: str, error_codes: str = "") -> AuditEvent:
@@ -45,6 +48,8 @@ class AuditEntry:
             app=self.app[:128],
             cid=self.caller.cid,
             extra_data=self.extra_data,
+            remote_server_uuid=self.remote_server_uuid,
+            remote_realm_uuid=self.remote_realm_uuid,
         )
 
 

@@ -24,6 +24,8 @@ class AuditEvent(models.Model):
     remote_ip = models.GenericIPAddressField(null=True, blank=True)
     app = models.CharField(max_length=128, blank=True)
     cid = models.CharField(max_length=32)
+    remote_server_uuid = models.UUIDField(null=True, blank=True, db_index=True)
+    remote_realm_uuid = models.UUIDField(null=True, blank=True, db_index=True)
     extra_data = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -12,15 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from admit.confirmations import engine
-from admit.core.context import Caller
-
-
-def _caller(request: HttpRequest) -> Caller:
-    return Caller(
-        cid=request.cid,  # type: ignore[attr-defined]
-        remote_ip=request.META.get("REMOTE_ADDR") or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
+from admit.core.requests import caller_of
 
 
 def _failure(request: HttpRequest, error: engine.ConfirmationError) -> HttpResponse:
@@ -36,7 +28,7 @@ def _failure(request: HttpRequest, error: engine.ConfirmationError) -> HttpRespo
 def confirm_page(request: HttpRequest, key: str) -> HttpResponse:
     try:
         if request.method == "POST":
-            confirmed = engine.confirm(key, _caller(request))
+            confirmed = engine.confirm(key, caller_of(request))
             return render(request, "confirmations/done.html", {"message": confirmed.message})
         return render(request, "confirmations/confirm.html", {"what": engine.describe(key)})
     except engine.ConfirmationError as error:

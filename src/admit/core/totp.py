@@ -73,7 +73,8 @@ def matching_step(
 
 
 def provisioning_uri(secret: str, label: str, issuer: str = "admit") -> str:
-    return f"otpauth://totp/{quote(issuer)}:{quote(label)}?secret={secret}&issuer={quote(issuer)}"
+    account = f"{quote(issuer, safe='')}:{quote(label, safe='')}"
+    return f"otpauth://totp/{account}?secret={secret}&issuer={quote(issuer, safe='')}"
 
 
 def _fernet() -> Fernet:

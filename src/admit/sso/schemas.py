@@ -296,7 +296,7 @@ class PasswordIn(StrictInput):
 
 class TotpIn(StrictInput):
     ust: StrictStr
-    totp_key: StrictStr = Field("", description="Base32; generated when empty")
+    totp_key: StrictStr = Field("", max_length=256, description="Base32; generated when empty")
     totp_label: StrictStr = Field("", max_length=128)
     current_app: StrictStr = ""
 

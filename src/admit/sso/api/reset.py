@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router
 
+from admit.core.requests import caller_of
 from admit.sso import flows
-from admit.sso.api.common import ERRORS, caller, ok
+from admit.sso.api.common import ERRORS, ok
 from admit.sso.schemas import OkOut, ResetFinishIn, ResetKeyOut, ResetOpenIn, ResetRequestIn
 
 router = Router(tags=["password reset"])
@@ -19,7 +20,7 @@ router = Router(tags=["password reset"])
     description="Always ok, whether or not the credential names an account.",
 )
 def request_reset(request: HttpRequest, payload: ResetRequestIn) -> dict:
-    flows.request_reset(payload.credential, payload.current_app, caller(request))
+    flows.request_reset(payload.credential, payload.current_app, caller_of(request))
     return ok(request)
 
 
@@ -27,10 +28,10 @@ def request_reset(request: HttpRequest, payload: ResetRequestIn) -> dict:
     "password/reset", response={200: ResetKeyOut, **ERRORS}, summary="Exchange the e-mailed token"
 )
 def open_reset(request: HttpRequest, payload: ResetOpenIn) -> dict:
-    return ok(request, reset_key=flows.open_reset(payload.token, caller(request)))
+    return ok(request, reset_key=flows.open_reset(payload.token, caller_of(request)))
 
 
 @router.delete("password/reset", response={200: OkOut, **ERRORS}, summary="Set the new password")
 def finish_reset(request: HttpRequest, payload: ResetFinishIn) -> dict:
-    flows.finish_reset(payload.token, payload.reset_key, payload.password, caller(request))
+    flows.finish_reset(payload.token, payload.reset_key, payload.password, caller_of(request))
     return ok(request)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Query, Router
 
+from admit.core.requests import caller_of
 from admit.core.secrets import digest
 from admit.sso import flows
-from admit.sso.api.common import ERRORS, caller, ok, utc
+from admit.sso.api.common import ERRORS, ok, utc
 from admit.sso.models import Session
 from admit.sso.schemas import (
     OkOut,
@@ -54,13 +55,13 @@ def describe(request: HttpRequest, query: Query[SessionQuery]) -> dict:
 
 @router.patch("user/session", response={200: RenewOut, **ERRORS}, summary="Renew a session")
 def renew(request: HttpRequest, payload: UstIn) -> dict:
-    expires = flows.renew(payload.ust, payload.current_app, caller(request))
+    expires = flows.renew(payload.ust, payload.current_app, caller_of(request))
     return ok(request, expiration_time=utc(expires))
 
 
 @router.delete("user/session", response={200: OkOut, **ERRORS}, summary="End a session")
 def end(request: HttpRequest, payload: SessionIn) -> dict:
-    flows.end_session(payload.current_ust, payload.target_ust, caller(request))
+    flows.end_session(payload.current_ust, payload.target_ust, caller_of(request))
     return ok(request)
 
 
@@ -96,5 +97,5 @@ def list_sessions(request: HttpRequest, query: Query[SessionListQuery]) -> dict:
     "user/session/list", response={200: OkOut, **ERRORS}, summary="End all other sessions"
 )
 def end_others(request: HttpRequest, payload: UstIn) -> dict:
-    flows.end_other_sessions(payload.ust, caller(request))
+    flows.end_other_sessions(payload.ust, caller_of(request))
     return ok(request)

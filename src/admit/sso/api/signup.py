@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
+from admit.core.requests import caller_of
 from admit.sso import flows
-from admit.sso.api.common import ERRORS, caller, ok, utc
+from admit.sso.api.common import ERRORS, ok, utc
 from admit.sso.flows.login import LoginRequest
 from admit.sso.rules import SignupRequest
 from admit.sso.schemas import (
@@ -30,13 +31,13 @@ router = Router(tags=["sign-up and log-in"])
     "user/signup", response={200: SignupOut, **ERRORS}, exclude_none=True, summary="Sign up"
 )
 def signup(request: HttpRequest, payload: SignupIn) -> dict:
-    result = flows.signup(SignupRequest(**payload.model_dump()), caller(request))
+    result = flows.signup(SignupRequest(**payload.model_dump()), caller_of(request))
     return ok(request, confirm_token=result.confirm_token)
 
 
 @router.post("user/signup/confirm", response={200: OkOut, **ERRORS}, summary="Confirm a sign-up")
 def confirm(request: HttpRequest, payload: ConfirmIn) -> dict:
-    flows.confirm_signup(payload.confirm_token, caller(request))
+    flows.confirm_signup(payload.confirm_token, caller_of(request))
     return ok(request)
 
 
@@ -69,7 +70,7 @@ def list_signups(
     "user/signup/approve", response={200: OkOut, **ERRORS}, summary="Approve a sign-up (super-user)"
 )
 def approve(request: HttpRequest, payload: ApproveIn) -> dict:
-    flows.approve(payload.user_id, payload.ust, caller(request))
+    flows.approve(payload.user_id, payload.ust, caller_of(request))
     return ok(request)
 
 
@@ -77,7 +78,7 @@ def approve(request: HttpRequest, payload: ApproveIn) -> dict:
     "user/signup/reject", response={200: OkOut, **ERRORS}, summary="Reject a sign-up (super-user)"
 )
 def reject(request: HttpRequest, payload: RejectIn) -> dict:
-    flows.reject(payload.user_id, payload.reason, payload.ust, caller(request))
+    flows.reject(payload.user_id, payload.reason, payload.ust, caller_of(request))
     return ok(request)
 
 
@@ -90,7 +91,7 @@ def reject(request: HttpRequest, payload: RejectIn) -> dict:
 )
 def login(request: HttpRequest, payload: LoginIn) -> dict:
     fields = payload.model_dump(exclude={"user_agent"})
-    result = flows.login(LoginRequest(**fields), caller(request, payload.user_agent))
+    result = flows.login(LoginRequest(**fields), caller_of(request, payload.user_agent))
     if result.warnings:
         return {**ok(request, ust=result.ust), "status": "warning", "sub_status": result.warnings}
     return ok(request, ust=result.ust)
@@ -98,5 +99,5 @@ def login(request: HttpRequest, payload: LoginIn) -> dict:
 
 @router.post("user/logout", response={200: OkOut, **ERRORS}, summary="Log out")
 def logout(request: HttpRequest, payload: LogoutIn) -> dict:
-    flows.logout(payload.ust, payload.current_app, caller(request))
+    flows.logout(payload.ust, payload.current_app, caller_of(request))
     return ok(request)

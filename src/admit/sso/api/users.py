@@ -6,8 +6,9 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from admit.core import totp
+from admit.core.requests import caller_of
 from admit.sso import flows
-from admit.sso.api.common import ERRORS, caller, ok, utc
+from admit.sso.api.common import ERRORS, ok, utc
 from admit.sso.models import User
 from admit.sso.schemas import (
     CreatedOut,
@@ -58,7 +59,7 @@ def get_user(request: HttpRequest, query: Query[UserQuery]) -> dict:
 @router.post("user", response={200: CreatedOut, **ERRORS}, summary="Create a user (super-user)")
 def create_user(request: HttpRequest, payload: CreateUserIn) -> dict:
     new = flows.NewUser(**payload.model_dump(exclude={"ust", "current_app"}))
-    return ok(request, user_id=flows.create_user(payload.ust, new, caller(request)).user_id)
+    return ok(request, user_id=flows.create_user(payload.ust, new, caller_of(request)).user_id)
 
 
 @router.patch(
@@ -70,13 +71,13 @@ def create_user(request: HttpRequest, payload: CreateUserIn) -> dict:
 )
 def update_user(request: HttpRequest, payload: UpdateUserIn) -> dict:
     changes = payload.model_dump(exclude={"ust", "user_id", "current_app"}, exclude_none=True)
-    flows.update_user(payload.ust, changes, caller(request), payload.user_id)
+    flows.update_user(payload.ust, changes, caller_of(request), payload.user_id)
     return ok(request)
 
 
 @router.delete("user", response={200: OkOut, **ERRORS}, summary="Delete a user (super-user)")
 def delete_user(request: HttpRequest, payload: UserIdIn) -> dict:
-    flows.delete_user(payload.ust, payload.user_id, caller(request))
+    flows.delete_user(payload.ust, payload.user_id, caller_of(request))
     return ok(request)
 
 
@@ -128,13 +129,13 @@ def search(request: HttpRequest, payload: SearchIn) -> dict:
 
 @router.post("user/lock", response={200: OkOut, **ERRORS}, summary="Lock a user (super-user)")
 def lock(request: HttpRequest, payload: UserIdIn) -> dict:
-    flows.set_lock(payload.ust, payload.user_id, True, caller(request))
+    flows.set_lock(payload.ust, payload.user_id, True, caller_of(request))
     return ok(request)
 
 
 @router.delete("user/lock", response={200: OkOut, **ERRORS}, summary="Unlock a user (super-user)")
 def unlock(request: HttpRequest, payload: UserIdIn) -> dict:
-    flows.set_lock(payload.ust, payload.user_id, False, caller(request))
+    flows.set_lock(payload.ust, payload.user_id, False, caller_of(request))
     return ok(request)
 
 
@@ -143,7 +144,7 @@ def change_password(request: HttpRequest, payload: PasswordIn) -> dict:
     flows.change_password(
         payload.ust,
         payload.new_password,
-        caller(request),
+        caller_of(request),
         old_password=payload.old_password,
         user_id=payload.user_id,
         expiry=payload.password_expiry,
@@ -154,6 +155,6 @@ def change_password(request: HttpRequest, payload: PasswordIn) -> dict:
 
 @router.patch("user/totp", response={200: TotpOut, **ERRORS}, summary="Turn on TOTP for oneself")
 def enable_totp(request: HttpRequest, payload: TotpIn) -> dict:
-    key = flows.enable_totp(payload.ust, payload.totp_key, payload.totp_label, caller(request))
+    key = flows.enable_totp(payload.ust, payload.totp_key, payload.totp_label, caller_of(request))
     label = payload.totp_label or flows.user_for(payload.ust).username
     return ok(request, totp_key=key, provisioning_uri=totp.provisioning_uri(key, label))

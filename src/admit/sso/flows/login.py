@@ -18,7 +18,7 @@ from admit.core.ratelimit import check as check_rate
 from admit.core.ratelimit import count as count_rate
 from admit.sso import lockout
 from admit.sso.flows.sessions import end_sessions_of, open_session, session_for
-from admit.sso.models import User, normalize_username
+from admit.sso.models import Session, User, normalize_username
 from admit.sso.passwords import set_password
 
 
@@ -129,6 +129,14 @@ class _Attempt:
             )
 
     def _failure(self, user: User | None, code: Code, message: str) -> AdmitError:
+        # Counted after the refusal's rollback: the default cache is a table in the same
+        # database, so counting here, inside the flow's transaction, would be undone with it.
+        self.audit.after_refusal.append(self._count_failure)
+        if user is not None:
+            self.audit.after_refusal.append(lambda: _count_failed_login(user.pk))
+        return AdmitError(code, message)
+
+    def _count_failure(self) -> None:
         if self.caller.remote_ip:
             count_rate(
                 "login-failures-address",
@@ -136,9 +144,6 @@ class _Attempt:
                 self.limits.login_failures_per_address,
             )
         lockout.record_failure(self.username_key)
-        if user is not None:
-            self.audit.after_refusal.append(lambda: _count_failed_login(user.pk))
-        return AdmitError(code, message)
 
 
 def _not_approved(user: User) -> AdmitError:
@@ -152,11 +157,15 @@ def _not_approved(user: User) -> AdmitError:
 
 
 def _count_failed_login(user_pk: int) -> None:
+    """One more consecutive failure; at ``max_consecutive_failures`` the account is locked
+    and, as with any lock, its sessions end."""
     lock_at = settings.ADMIT_POLICY.login.max_consecutive_failures
     User.objects.filter(pk=user_pk).update(failed_logins=F("failed_logins") + 1)
-    User.objects.filter(pk=user_pk, failed_logins__gte=lock_at, is_locked=False).update(
+    locked = User.objects.filter(pk=user_pk, failed_logins__gte=lock_at, is_locked=False).update(
         is_locked=True, locked_at=clock.now(), locked_by=""
     )
+    if locked:
+        Session.objects.filter(user_id=user_pk).delete()
 
 
 def _check_account(

@@ -36,7 +36,6 @@ def request_reset(credential: str, current_app: str, caller: Caller) -> None:
     with audited("password.reset_request", caller, app=current_app) as audit:
         if caller.remote_ip:
             hit("reset-address", caller.remote_ip, limits.emails_per_address)
-        hit("reset-account", normalize_username(credential), limits.emails_per_account)
         user = (
             User.objects.filter(
                 Q(username_key=normalize_username(credential))
@@ -45,6 +44,10 @@ def request_reset(credential: str, current_app: str, caller: Caller) -> None:
             .order_by("id")
             .first()
         )
+        # Counted per account, however it is named (username or e-mail address); an unknown
+        # credential is counted under itself, so it runs into the same limit just as soon.
+        account = user.user_id if user is not None else normalize_username(credential)
+        hit("reset-account", account, limits.emails_per_account)
         if user is None or not user.is_active:
             audit.extra_data["sent"] = False
             return
@@ -86,6 +89,8 @@ def finish_reset(token: str, reset_key: str, password: str, caller: Caller) -> N
         audit.target_user_id = user.user_id
         user.save(update_fields=set_password(user, password))
         confirmations.spend(key)
+        # Every other link and key of this user's resets dies with this one.
         confirmations.revoke(user, RESET_TOKEN)
+        confirmations.revoke(user, RESET_KEY)
         end_sessions_of(user)
         enqueue("password_changed", user.email, {"user": user, "when": clock.now()})

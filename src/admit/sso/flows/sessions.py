@@ -78,12 +78,15 @@ def superuser_for(ust: str) -> User:
 
 
 def _target(caller_session: Session, target_ust: str) -> Session:
-    """The session asked about: one's own, or, for a super-user, anyone's."""
+    """The session asked about: one of one's own, or, for a super-user, anyone's.
+
+    Anybody else is refused alike whether or not the target exists."""
     if target_ust == "" or digest(target_ust) == caller_session.ust_digest:
         return caller_session
-    if not caller_session.user.is_superuser:
-        raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may look at others' sessions")
     target = session_for(target_ust)
+    own = target is not None and target.user_id == caller_session.user_id
+    if not (own or caller_session.user.is_superuser):
+        raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may look at others' sessions")
     if target is None:
         raise AdmitError(Code.NO_SUCH_SESSION, "no such target session")
     return target
@@ -102,7 +105,7 @@ def verify(current_ust: str, target_ust: str) -> bool:
     rows = {
         row["ust_digest"]: row
         for row in Session.objects.filter(ust_digest__in=wanted - {""}).values(
-            "ust_digest", "expires_at", "user__is_superuser"
+            "ust_digest", "expires_at", "user_id", "user__is_superuser"
         )
     }
     caller = rows.get(digest(current_ust))
@@ -110,9 +113,10 @@ def verify(current_ust: str, target_ust: str) -> bool:
         raise AdmitError(Code.NO_SUCH_SESSION, "no such session")
     if caller["expires_at"] <= now:
         raise AdmitError(Code.SESSION_EXPIRED, "session expired")
-    if target_ust != current_ust and not caller["user__is_superuser"]:
-        raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may verify others' sessions")
     target = rows.get(digest(target_ust)) if is_secret_shaped(target_ust, UST_PREFIX) else None
+    own = target is not None and target["user_id"] == caller["user_id"]
+    if target_ust != current_ust and not (own or caller["user__is_superuser"]):
+        raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may verify others' sessions")
     return target is not None and target["expires_at"] > now
 
 

@@ -16,12 +16,13 @@ from admit.config import Policy
 from admit.confirmations import engine as confirmations
 from admit.core import clock, totp
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import AdmitError, Code, InputError
 from admit.core.secrets import new_public_id
+from admit.sso import lockout
 from admit.sso.flows.sessions import end_sessions_of, live_session, superuser_for, user_for
 from admit.sso.models import User, normalize_email, normalize_username
 from admit.sso.passwords import set_password
-from admit.sso.rules import email_problems, username_problems
+from admit.sso.rules import email_problems, password_problems, username_problems
 
 
 def _operator_rules() -> Policy:
@@ -47,11 +48,22 @@ class NewUser:
     password_must_change: bool = False
 
 
+def _operator_error(codes: Code | list[Code], message: str) -> AdmitError:
+    """A refusal told in full: the ``inform_if_*`` switches keep anonymous callers from
+    learning which names and addresses have accounts; a super-user may search them anyway."""
+    codes = [codes] if isinstance(codes, Code) else codes
+    return AdmitError(codes, message, shown=codes)
+
+
 def _insert(new: NewUser, approved: bool) -> User:
     rules = _operator_rules()
-    problems = username_problems(new.username, rules) + email_problems(new.email, rules)
+    problems = (
+        username_problems(new.username, rules)
+        + email_problems(new.email, rules)
+        + password_problems(new.password, rules)
+    )
     if problems:
-        raise AdmitError(problems, "user refused by the validation rules")
+        raise _operator_error(problems, "user refused by the validation rules")
     now = clock.now()
     user = User(
         user_id=new_public_id("zusr"),
@@ -77,7 +89,7 @@ def _insert(new: NewUser, approved: bool) -> User:
         taken = Code.USERNAME_EXISTS
         if not User.objects.filter(username_key=user.username_key).exists():
             taken = Code.EMAIL_EXISTS
-        raise AdmitError(taken, "username or e-mail address taken") from exc
+        raise _operator_error(taken, "username or e-mail address taken") from exc
     return user
 
 
@@ -130,13 +142,15 @@ def update_user(ust: str, changes: dict[str, Any], caller: Caller, user_id: str 
         user = actor if own else _existing(user_id, for_update=True)
         audit.target_user_id = user.user_id
         audit.extra_data["fields"] = sorted(changes)
+        if own and (changes.get("is_locked") is True or changes.get("is_approved") is False):
+            raise AdmitError(Code.NOT_ALLOWED, "super-users cannot lock or unapprove themselves")
         for name, value in changes.items():
             _apply(user, name, value, actor)
         try:
             with transaction.atomic():
                 user.save()
         except IntegrityError as exc:
-            raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken") from exc
+            raise _operator_error(Code.EMAIL_EXISTS, "e-mail address taken") from exc
         if user.is_locked:
             end_sessions_of(user)
         return user
@@ -146,7 +160,7 @@ def _apply(user: User, name: str, value: Any, actor: User) -> None:
     if name == "email":
         problems = email_problems(value, _operator_rules())
         if problems:
-            raise AdmitError(problems, "e-mail address refused")
+            raise _operator_error(problems, "e-mail address refused")
         user.email, user.email_key = value, normalize_email(value)
     elif name == "is_approved":
         user.approval_status = User.Approval.APPROVED if value else User.Approval.PENDING
@@ -163,6 +177,8 @@ def _set_locked(user: User, locked: bool, actor: User) -> None:
     user.locked_by = actor.user_id if locked else ""
     if not locked:
         user.failed_logins = 0
+        # An account locked by failed log-ins is also paused; the operator's unlock lifts both.
+        lockout.clear(user.username_key)
 
 
 def set_lock(ust: str, user_id: str, locked: bool, caller: Caller) -> None:
@@ -208,6 +224,11 @@ def change_password(
         actor = session.user
         audit.actor_user_id = actor.user_id
         own = not user_id or user_id == actor.user_id
+        if not actor.is_superuser and (expiry is not None or must_change):
+            # Otherwise anyone could give their own password a life beyond [password] expiry_days.
+            raise AdmitError(
+                Code.SUPERUSER_REQUIRED, "only a super-user may set an expiry or must-change"
+            )
         if own:
             user = actor
             if not actor.check_password(old_password):
@@ -234,7 +255,13 @@ def enable_totp(ust: str, totp_key: str, totp_label: str, caller: Caller) -> str
         audit.target_user_id = user.user_id
         key = totp_key.replace(" ", "").upper() or totp.new_secret()
         if not totp.is_valid_secret(key):
-            raise AdmitError(Code.INPUT_INVALID, "totp_key must be base32 of at least 128 bits")
+            # Malformed input, like any other field of the wrong shape: HTTP 400 with details.
+            problem = "must be base32 of at least 128 bits"
+            raise InputError(
+                Code.INPUT_INVALID,
+                f"totp_key {problem}",
+                details=[{"field": "totp_key", "problem": problem}],
+            )
         user.totp_secret = totp.seal(key)
         user.totp_label = totp_label or user.username
         user.totp_last_step = None

@@ -1,0 +1,91 @@
+"""/api/v1/remotes/: what remote servers call, and the portal identity for the operator's apps."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+
+from django.http import HttpRequest
+from ninja import Router
+
+from admit.core.errors import AdmitError, Code
+from admit.core.requests import caller_of
+from admit.remote import portal
+from admit.remote.flows.links import LinkRequest, RealmInfo, register_realms, request_login_link
+from admit.remote.schemas import (
+    LoginLinkIn,
+    LoginLinkOut,
+    PortalSessionOut,
+    RegisteredOut,
+    RegisterIn,
+)
+from admit.sso.api.common import ERRORS, utc
+from admit.sso.schemas import ErrorOut
+
+router = Router(tags=["remote servers"])
+
+
+def _basic_credentials(request: HttpRequest) -> tuple[str, str]:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, encoded = header.partition(" ")
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    server_uuid, separator, key = decoded.partition(":")
+    if scheme.lower() != "basic" or not separator:
+        raise AdmitError(Code.NOT_ALLOWED, "HTTP Basic credentials required", http_status=401)
+    return server_uuid, key
+
+
+@router.post(
+    "server/login-link",
+    response={200: LoginLinkOut, 401: ErrorOut, **ERRORS},
+    summary="A signed log-in link for one of the server's admins",
+    description="HTTP Basic with the server's uuid and key. Registers the realm on first use.",
+)
+def login_link(request: HttpRequest, payload: LoginLinkIn) -> dict:
+    server_uuid, key = _basic_credentials(request)
+    link_request = LinkRequest(
+        user_uuid=payload.user.uuid,
+        email=payload.user.email,
+        full_name=payload.user.full_name,
+        realm=RealmInfo(
+            payload.realm.uuid, payload.realm.host, payload.realm.name, payload.realm.org_type
+        ),
+        uri_scheme=payload.uri_scheme,
+        next_page=payload.next_page,
+    )
+    return {"login_url": request_login_link(server_uuid, key, link_request, caller_of(request))}
+
+
+@router.post(
+    "server/register",
+    response={200: RegisteredOut, 401: ErrorOut, **ERRORS},
+    summary="Report the server's version and the realms it hosts",
+    description="HTTP Basic with the server's uuid and key. Another server's realm: 403.",
+)
+def register(request: HttpRequest, payload: RegisterIn) -> dict:
+    server_uuid, key = _basic_credentials(request)
+    realms = [
+        RealmInfo(realm.uuid, realm.host, realm.name, realm.org_type) for realm in payload.realms
+    ]
+    return {
+        "status": "ok",
+        "realms": register_realms(server_uuid, key, payload.version, realms, caller_of(request)),
+    }
+
+
+@router.get(
+    "session",
+    response={200: PortalSessionOut, 401: ErrorOut},
+    summary="The portal identity of the person behind this browser session",
+)
+def session(request: HttpRequest) -> tuple[int, dict]:
+    current = portal.state(request)
+    if current.identity is None or current.expired:
+        raise AdmitError(Code.NOT_ALLOWED, "not authenticated", http_status=401)
+    identity = dict(current.identity)
+    identity["authenticated_at"] = utc(datetime.fromtimestamp(identity["authenticated_at"], tz=UTC))
+    return 200, identity

@@ -1,0 +1,87 @@
+"""``admit remote-servers add|list|show|rotate-key|deactivate|reactivate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from admit.remote.models import RemoteServer
+
+
+def _describe(server: RemoteServer) -> dict[str, object]:
+    return {
+        "uuid": str(server.uuid),
+        "hostname": server.hostname,
+        "contact_email": server.contact_email,
+        "registered_at": server.registered_at.isoformat(),
+        "last_seen_at": server.last_seen_at.isoformat() if server.last_seen_at else None,
+        "last_version": server.last_version,
+        "deactivated": server.deactivated,
+        "realms": server.realms.count(),
+    }
+
+
+def _print(data: object, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(data))
+    elif isinstance(data, list):
+        for row in data:
+            _print(row, False)
+    else:
+        assert isinstance(data, dict)
+        print("  ".join(f"{key}={value}" for key, value in data.items()))
+
+
+def run(args: argparse.Namespace) -> None:
+    # Imported here: the parser is built before Django is set up.
+    from admit.core.context import Caller
+    from admit.core.errors import AdmitError
+    from admit.remote.flows import registry
+    from admit.remote.models import RemoteServer
+
+    caller = Caller()
+    try:
+        if args.action == "add":
+            made = registry.add_server(args.hostname, args.contact_email, caller)
+            if args.json:
+                print(json.dumps({"uuid": str(made.server.uuid), "key": made.key}))
+            else:
+                print(f"Registered {made.server.hostname}.")
+                print(f"  uuid: {made.server.uuid}\n  key:  {made.key}")
+                print("The key is shown only now: give it to the server's operator.")
+        elif args.action == "list":
+            _print(
+                [_describe(server) for server in RemoteServer.objects.order_by("registered_at")],
+                args.json,
+            )
+        elif args.action == "show":
+            _print(_describe(registry.find_server(args.uuid)), args.json)
+        elif args.action == "rotate-key":
+            made = registry.rotate_key(args.uuid, caller)
+            print(
+                json.dumps({"uuid": str(made.server.uuid), "key": made.key})
+                if args.json
+                else f"new key: {made.key}"
+            )
+        else:
+            server = registry.set_deactivated(args.uuid, args.action == "deactivate", caller)
+            _print(_describe(server), args.json)
+    except AdmitError as error:
+        sys.exit(f"admit: {error.message}")
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("remote-servers", help="register and manage remote servers")
+    actions = parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="register a server; prints its uuid and key once")
+    add.add_argument("--hostname", required=True)
+    add.add_argument("--contact-email", required=True)
+    actions.add_parser("list", help="every registered server")
+    for name in ("show", "rotate-key", "deactivate", "reactivate"):
+        actions.add_parser(name).add_argument("uuid")
+    for action in actions.choices.values():
+        action.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run, needs_django=True)

@@ -1,0 +1,1 @@
+"""The remote-server operations: registry, log-in links, e-mail confirmation, confirm-login."""

@@ -1,0 +1,123 @@
+"""Steps 5-8 for a first-time log-in: e-mail a confirmation link, and on confirmation create
+the remote user and hand back a fresh signed link."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from admit.audit.log import audited
+from admit.confirmations import engine as confirmations
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code
+from admit.core.ratelimit import hit
+from admit.mail.outbox import enqueue
+from admit.remote import tokens
+from admit.remote.models import (
+    Preregistration,
+    RemoteRealm,
+    RemoteRealmUser,
+    RemoteServer,
+    RemoteServerUser,
+)
+from admit.sso.models import normalize_email
+from admit.sso.rules import email_problems
+
+REMOTE_EMAIL = "remote_email"
+
+
+def send_confirmation(identity: tokens.Identity, email: str, caller: Caller) -> None:
+    limits = settings.ADMIT_POLICY.remote
+    with audited("remote.email_confirmation", caller) as audit:
+        server = RemoteServer.objects.get(uuid=identity.server_uuid)
+        realm = RemoteRealm.objects.get(uuid=identity.realm_uuid) if identity.realm_uuid else None
+        audit.remote_server_uuid, audit.remote_realm_uuid = (
+            server.uuid,
+            realm.uuid if realm else None,
+        )
+        if caller.remote_ip:
+            hit("remote-confirm-address", caller.remote_ip, limits.confirmation_emails_per_address)
+        hit("remote-confirm-server", str(server.uuid), limits.confirmation_emails_per_server)
+        if email_problems(email, settings.ADMIT_POLICY):
+            raise AdmitError(Code.EMAIL_INVALID, "not a valid e-mail address", http_status=400)
+        preregistration = Preregistration.objects.create(
+            server=server,
+            realm=realm,
+            user_uuid=identity.user_uuid,
+            email=email,
+            full_name=identity.full_name,
+            uri_scheme=identity.uri_scheme,
+            next_page=identity.next_page or "",
+            created_at=clock.now(),
+        )
+        key = confirmations.create(preregistration, REMOTE_EMAIL)
+        link = f"{settings.ADMIT_BASE_URL}/remote-login/confirm/{key}/"
+        enqueue("remote_confirm", email, {"link": link, "realm": realm, "server": server})
+
+
+def confirm_email(key: str, caller: Caller) -> tokens.Identity:
+    """Creates the remote user (once, however many links are clicked) and returns the
+    identity for a fresh signed link."""
+    with audited("remote.email_confirmed", caller) as audit:
+        confirmation = confirmations.lookup(key, kinds=(REMOTE_EMAIL,))
+        confirmations.spend(confirmation)
+        preregistration = Preregistration.objects.select_for_update().get(pk=confirmation.object_id)
+        server, realm = preregistration.server, preregistration.realm
+        audit.remote_server_uuid, audit.remote_realm_uuid = (
+            server.uuid,
+            realm.uuid if realm else None,
+        )
+        if realm is not None:
+            realm_user = _realm_user(preregistration)
+            preregistration.created_realm_user = realm_user
+        else:
+            preregistration.created_server_user = _server_user(preregistration)
+        preregistration.status = Preregistration.Status.USED
+        preregistration.save(update_fields=["status", "created_realm_user", "created_server_user"])
+        audit.extra_data = {"email": preregistration.email}
+        return tokens.new_identity(
+            server_uuid=str(server.uuid),
+            realm_uuid=str(realm.uuid) if realm else None,
+            user_uuid=str(preregistration.user_uuid) if preregistration.user_uuid else None,
+            email=preregistration.email,
+            full_name=preregistration.full_name,
+            uri_scheme=preregistration.uri_scheme,
+            next_page=preregistration.next_page or None,
+        )
+
+
+def _realm_user(preregistration: Preregistration) -> RemoteRealmUser:
+    assert preregistration.user_uuid is not None  # realm pre-registrations carry the user's uuid
+    defaults = {
+        "email": preregistration.email,
+        "full_name": preregistration.full_name,
+        "date_joined": clock.now(),
+    }
+    try:
+        with transaction.atomic():
+            user, _ = RemoteRealmUser.objects.get_or_create(
+                realm=preregistration.realm, user_uuid=preregistration.user_uuid, defaults=defaults
+            )
+    except IntegrityError:  # the other link, clicked at the same moment, made it
+        user = RemoteRealmUser.objects.get(
+            realm=preregistration.realm, user_uuid=preregistration.user_uuid
+        )
+    return user
+
+
+def _server_user(preregistration: Preregistration) -> RemoteServerUser:
+    key = normalize_email(preregistration.email)
+    defaults = {
+        "email": preregistration.email,
+        "full_name": preregistration.full_name,
+        "date_joined": clock.now(),
+    }
+    try:
+        with transaction.atomic():
+            user, _ = RemoteServerUser.objects.get_or_create(
+                server=preregistration.server, email_key=key, defaults=defaults
+            )
+    except IntegrityError:
+        user = RemoteServerUser.objects.get(server=preregistration.server, email_key=key)
+    return user

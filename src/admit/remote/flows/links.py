@@ -1,0 +1,120 @@
+"""Step 1: a remote server asks for a signed log-in link for one of its admins."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from admit.audit.log import audited
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code
+from admit.core.ratelimit import hit
+from admit.remote import tokens
+from admit.remote.flows.registry import authenticate
+from admit.remote.models import RemoteRealm, RemoteServer
+
+
+@dataclass(frozen=True)
+class RealmInfo:
+    uuid: uuid.UUID
+    host: str
+    name: str = ""
+    org_type: int = 0
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    user_uuid: uuid.UUID
+    email: str
+    full_name: str
+    realm: RealmInfo
+    uri_scheme: str
+    next_page: str | None = None
+
+
+def check_next_page(next_page: str | None) -> None:
+    if next_page is not None and next_page not in settings.ADMIT_POLICY.remote.next_pages:
+        allowed = ", ".join(sorted(settings.ADMIT_POLICY.remote.next_pages))
+        raise AdmitError(
+            Code.INPUT_INVALID, f"next_page must be one of: {allowed}", http_status=400
+        )
+
+
+def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller: Caller) -> str:
+    with audited("remote.login_link", caller) as audit:
+        server = authenticate(server_uuid, key)
+        audit.remote_server_uuid = server.uuid
+        audit.remote_realm_uuid = request.realm.uuid
+        hit(
+            "remote-links-server",
+            str(server.uuid),
+            settings.ADMIT_POLICY.remote.link_requests_per_server,
+        )
+        check_next_page(request.next_page)
+        realm = register_realm(server, request.realm)
+        audit.extra_data = {"user_uuid": str(request.user_uuid), "next_page": request.next_page}
+        identity = tokens.new_identity(
+            server_uuid=str(server.uuid),
+            realm_uuid=str(realm.uuid),
+            user_uuid=str(request.user_uuid),
+            email=request.email,
+            full_name=request.full_name,
+            uri_scheme=request.uri_scheme,
+            next_page=request.next_page,
+        )
+        return tokens.url(identity)
+
+
+def register_realm(server: RemoteServer, info: RealmInfo) -> RemoteRealm:
+    """The realm, registered on the fly for its server; a realm of another server is refused."""
+    now = clock.now()
+    realm = RemoteRealm.objects.select_for_update().filter(uuid=info.uuid).first()
+    if realm is None:
+        try:
+            with transaction.atomic():
+                return RemoteRealm.objects.create(
+                    server=server,
+                    uuid=info.uuid,
+                    host=info.host,
+                    name=info.name,
+                    org_type=info.org_type,
+                    registered_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError:  # registered by a concurrent request a moment ago
+            realm = RemoteRealm.objects.select_for_update().get(uuid=info.uuid)
+    if realm.server_id != server.pk:
+        raise AdmitError(Code.NOT_ALLOWED, "realm is registered to another server")
+    if realm.deactivated:
+        raise AdmitError(Code.NOT_ALLOWED, "realm is deactivated")
+    if (realm.host, realm.name, realm.org_type) != (info.host, info.name, info.org_type):
+        realm.host, realm.name, realm.org_type, realm.updated_at = (
+            info.host,
+            info.name,
+            info.org_type,
+            now,
+        )
+        realm.save(update_fields=["host", "name", "org_type", "updated_at"])
+    return realm
+
+
+def register_realms(
+    server_uuid: str, key: str, version: str, realms: list[RealmInfo], caller: Caller
+) -> int:
+    """The server reports its version and the realms it hosts; returns how many it reported."""
+    with audited("remote.server.realms", caller) as audit:
+        server = authenticate(server_uuid, key)
+        audit.remote_server_uuid = server.uuid
+        audit.extra_data = {
+            "version": version[:128],
+            "realms": [str(realm.uuid) for realm in realms],
+        }
+        for info in realms:
+            register_realm(server, info)
+        if version and version != server.last_version:
+            RemoteServer.objects.filter(pk=server.pk).update(last_version=version[:128])
+        return len(realms)

@@ -1,0 +1,104 @@
+"""Registering remote servers and checking their credentials."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+
+from admit.audit.log import audited
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code
+from admit.core.secrets import digest, new_secret
+from admit.remote.models import RemoteServer
+
+KEY_PREFIX = "zsrv"
+# Compared against when the uuid is unknown, so every refusal costs the same.
+_NO_SERVER_DIGEST = digest("no such server")
+
+
+class ServerUnauthorized(AdmitError):
+    """Unknown server, wrong key, or deactivated: one answer, HTTP 401."""
+
+    def __init__(self, reason: str):
+        super().__init__(Code.NOT_ALLOWED, reason, http_status=401)
+
+
+@dataclass(frozen=True)
+class Registered:
+    server: RemoteServer
+    key: str
+
+
+def add_server(hostname: str, contact_email: str, caller: Caller) -> Registered:
+    with audited("remote.server.register", caller) as audit:
+        key = new_secret(KEY_PREFIX)
+        server = RemoteServer.objects.create(
+            uuid=uuid.uuid4(),
+            key_digest=digest(key),
+            hostname=hostname,
+            contact_email=contact_email,
+            registered_at=clock.now(),
+        )
+        audit.remote_server_uuid = server.uuid
+        audit.extra_data = {"hostname": hostname}
+        return Registered(server, key)
+
+
+def find_server(server_uuid: str) -> RemoteServer:
+    server = _by_uuid(server_uuid)
+    if server is None:
+        raise AdmitError(Code.NOT_ALLOWED, f"no remote server {server_uuid}")
+    return server
+
+
+def _by_uuid(server_uuid: str) -> RemoteServer | None:
+    try:
+        parsed = uuid.UUID(str(server_uuid))
+    except ValueError:
+        return None
+    return RemoteServer.objects.filter(uuid=parsed).first()
+
+
+def rotate_key(server_uuid: str, caller: Caller) -> Registered:
+    with audited("remote.server.rotate_key", caller) as audit:
+        server = find_server(server_uuid)
+        audit.remote_server_uuid = server.uuid
+        key = new_secret(KEY_PREFIX)
+        server.key_digest = digest(key)
+        server.save(update_fields=["key_digest"])
+        return Registered(server, key)
+
+
+def set_deactivated(
+    server_uuid: str, deactivated: bool, caller: Caller, actor: str = ""
+) -> RemoteServer:
+    event = "remote.server.deactivate" if deactivated else "remote.server.reactivate"
+    with audited(event, caller) as audit:
+        server = find_server(server_uuid)
+        audit.remote_server_uuid = server.uuid
+        if actor:
+            audit.extra_data = {"by": actor}
+        server.deactivated = deactivated
+        server.deactivated_at = clock.now() if deactivated else None
+        server.save(update_fields=["deactivated", "deactivated_at"])
+        return server
+
+
+def authenticate(server_uuid: str, key: str) -> RemoteServer:
+    """The server behind these credentials. Unknown, wrong key and deactivated all raise the
+    same 401; the caller's flow, inside its ``audited`` block, records which it was."""
+    server = _by_uuid(server_uuid)
+    key_matches = hmac.compare_digest(
+        digest(key), server.key_digest if server else _NO_SERVER_DIGEST
+    )
+    if server is None:
+        raise ServerUnauthorized("unknown remote server")
+    if not key_matches:
+        raise ServerUnauthorized("wrong server key")
+    if server.deactivated:
+        raise ServerUnauthorized("remote server is deactivated")
+    now = clock.now()
+    RemoteServer.objects.filter(pk=server.pk).update(last_seen_at=now, last_request_at=now)
+    return server

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
+
+
+class StrictInput(Schema):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class RemoteUserIn(StrictInput):
+    uuid: UUID = Field(strict=False)
+    email: StrictStr = Field(max_length=254)
+    full_name: StrictStr = Field("", max_length=255)
+
+
+class RemoteRealmIn(StrictInput):
+    uuid: UUID = Field(strict=False)
+    host: StrictStr = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+    name: StrictStr = Field("", max_length=255)
+    org_type: StrictInt = Field(0, ge=0, le=10000)
+
+
+class LoginLinkIn(StrictInput):
+    user: RemoteUserIn
+    realm: RemoteRealmIn
+    uri_scheme: Literal["https://", "http://"] = "https://"
+    next_page: StrictStr | None = Field(None, description="A name from [remote.next_pages]")
+
+
+class LoginLinkOut(Schema):
+    login_url: str
+
+
+class PortalUserOut(Schema):
+    uuid: str | None
+    email: str
+    full_name: str
+
+
+class PortalSessionOut(Schema):
+    user: PortalUserOut
+    remote_server_uuid: str
+    remote_realm_uuid: str | None
+    authenticated_at: str
+    next_page: str | None
+
+
+class RegisterIn(StrictInput):
+    version: StrictStr = Field("", max_length=128)
+    realms: list[RemoteRealmIn] = Field(default_factory=list, max_length=1000)
+
+
+class RegisteredOut(Schema):
+    status: Literal["ok"] = "ok"
+    realms: int
