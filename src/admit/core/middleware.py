@@ -1,7 +1,7 @@
 """Per-request context: a correlation id, one log line, and the error envelope at the edges.
 
-The log line carries the method, the path without its query string (a ``ust`` may travel
-there), the status and the time taken; never a body.
+The log line carries the method, the route without its query string (a ``ust`` may travel
+there) and without secrets in the path, the status and the time taken; never a body.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class RequestContextMiddleware:
             "cid=%s %s %s %s %.1fms",
             request.cid,  # type: ignore[attr-defined]
             request.method,
-            request.path,
+            _loggable_path(request),
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
@@ -71,6 +71,15 @@ class RequestContextMiddleware:
                 envelope["Allow"] = response["Allow"]
             return envelope
         return response
+
+
+def _loggable_path(request: HttpRequest) -> str:
+    """The route's pattern where there is one (``/confirm/<str:key>/``), so keys and signed
+    tokens in paths never reach the log; elsewhere, long path segments are masked."""
+    match = request.resolver_match
+    if match is not None and match.route:
+        return "/" + match.route
+    return "/".join("<masked>" if len(part) >= 24 else part for part in request.path.split("/"))
 
 
 def _declared_length(request: HttpRequest) -> int:

@@ -82,10 +82,10 @@ def register(request: HttpRequest, payload: RegisterIn) -> dict:
     response={200: PortalSessionOut, 401: ErrorOut},
     summary="The portal identity of the person behind this browser session",
 )
-def session(request: HttpRequest) -> tuple[int, dict]:
+def session(request: HttpRequest) -> dict:
     current = portal.state(request)
     if current.identity is None or current.expired:
         raise AdmitError(Code.NOT_ALLOWED, "not authenticated", http_status=401)
     identity = dict(current.identity)
     identity["authenticated_at"] = utc(datetime.fromtimestamp(identity["authenticated_at"], tz=UTC))
-    return 200, identity
+    return identity

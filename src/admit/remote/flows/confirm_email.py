@@ -22,7 +22,7 @@ from admit.remote.models import (
     RemoteServerUser,
 )
 from admit.sso.models import normalize_email
-from admit.sso.rules import email_problems
+from admit.sso.rules import email_problems, operator_rules
 
 REMOTE_EMAIL = "remote_email"
 
@@ -39,7 +39,7 @@ def send_confirmation(identity: tokens.Identity, email: str, caller: Caller) -> 
         if caller.remote_ip:
             hit("remote-confirm-address", caller.remote_ip, limits.confirmation_emails_per_address)
         hit("remote-confirm-server", str(server.uuid), limits.confirmation_emails_per_server)
-        if email_problems(email, settings.ADMIT_POLICY):
+        if email_problems(email, operator_rules(settings.ADMIT_POLICY)):
             raise AdmitError(Code.EMAIL_INVALID, "not a valid e-mail address", http_status=400)
         preregistration = Preregistration.objects.create(
             server=server,

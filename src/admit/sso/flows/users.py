@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,7 +12,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from admit.audit.log import audited
-from admit.config import Policy
 from admit.confirmations import engine as confirmations
 from admit.core import clock, totp
 from admit.core.context import Caller
@@ -23,15 +22,6 @@ from admit.sso.flows.sessions import end_sessions_of, live_session, superuser_fo
 from admit.sso.models import User, normalize_email, normalize_username
 from admit.sso.passwords import set_password
 from admit.sso.rules import email_problems, password_problems, username_problems
-
-
-def _operator_rules() -> Policy:
-    """The sign-up rules less the reserved words: those keep sign-ups from impersonating
-    operators, not operators from naming accounts."""
-    policy = settings.ADMIT_POLICY
-    return replace(
-        policy, user_validation=replace(policy.user_validation, reject_username=(), reject_email=())
-    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +46,7 @@ def _operator_error(codes: Code | list[Code], message: str) -> AdmitError:
 
 
 def _insert(new: NewUser, approved: bool) -> User:
-    rules = _operator_rules()
+    rules = operator_rules(settings.ADMIT_POLICY)
     problems = (
         username_problems(new.username, rules)
         + email_problems(new.email, rules)
@@ -158,7 +148,7 @@ def update_user(ust: str, changes: dict[str, Any], caller: Caller, user_id: str 
 
 def _apply(user: User, name: str, value: Any, actor: User) -> None:
     if name == "email":
-        problems = email_problems(value, _operator_rules())
+        problems = email_problems(value, operator_rules(settings.ADMIT_POLICY))
         if problems:
             raise _operator_error(problems, "e-mail address refused")
         user.email, user.email_key = value, normalize_email(value)
