@@ -21,7 +21,7 @@ from admit.sso import lockout
 from admit.sso.flows.sessions import end_sessions_of, live_session, superuser_for, user_for
 from admit.sso.models import User, normalize_email, normalize_username
 from admit.sso.passwords import set_password
-from admit.sso.rules import email_problems, password_problems, username_problems
+from admit.sso.rules import email_problems, operator_rules, password_problems, username_problems
 
 
 @dataclass(frozen=True)
