@@ -251,3 +251,14 @@ def test_failed_signup_is_audited_with_its_codes(api):
     row = AuditEvent.objects.get(cid=response.json()["cid"])
     assert row.event == "signup" and row.outcome == "error" and row.error_codes == "E003001"
     assert "password" not in str(row.extra_data).lower()
+
+
+def test_refused_signups_count_towards_the_address_limit(api, policy):
+    policy(rate_limits={"signups_per_address": (3, 60)})
+    api.post(SIGNUP, signup_body())
+    for _ in range(2):
+        refused(api.post(SIGNUP, signup_body(email="other@example.com")), "E001002")
+    limited = api.post(SIGNUP, signup_body(username="fresh", email="fresh@example.com"))
+    assert limited.status_code == 429 and int(limited["Retry-After"]) >= 1
+    assert limited.json()["sub_status"] == ["E005001"]
+    assert User.objects.count() == 1

@@ -13,6 +13,7 @@ import math
 from django.conf import settings
 from django.core.cache import cache
 
+from admit.audit.log import AuditEntry
 from admit.core import clock
 from admit.core.errors import AdmitError, Code
 
@@ -60,7 +61,12 @@ def count(bucket: str, subject: str, limit: tuple[int, int]) -> None:
         cache.set(key, 1, timeout=left + 1)
 
 
-def hit(bucket: str, subject: str, limit: tuple[int, int]) -> None:
-    """Check, then count: for events limited whether they succeed or not."""
+def hit(bucket: str, subject: str, limit: tuple[int, int], audit: AuditEntry) -> None:
+    """Check, then count: for events limited whether they succeed or not.
+
+    The database cache shares the flow's transaction, so a refused flow would roll its own
+    count back; the count is made again after the rollback through ``audit.after_refusal``.
+    """
     check(bucket, subject, limit)
     count(bucket, subject, limit)
+    audit.after_refusal.append(lambda: count(bucket, subject, limit))

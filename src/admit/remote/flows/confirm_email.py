@@ -37,8 +37,13 @@ def send_confirmation(identity: tokens.Identity, email: str, caller: Caller) -> 
             realm.uuid if realm else None,
         )
         if caller.remote_ip:
-            hit("remote-confirm-address", caller.remote_ip, limits.confirmation_emails_per_address)
-        hit("remote-confirm-server", str(server.uuid), limits.confirmation_emails_per_server)
+            hit(
+                "remote-confirm-address",
+                caller.remote_ip,
+                limits.confirmation_emails_per_address,
+                audit,
+            )
+        hit("remote-confirm-server", str(server.uuid), limits.confirmation_emails_per_server, audit)
         if email_problems(email, operator_rules(settings.ADMIT_POLICY)):
             raise AdmitError(Code.EMAIL_INVALID, "not a valid e-mail address", http_status=400)
         preregistration = Preregistration.objects.create(

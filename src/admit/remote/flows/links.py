@@ -53,6 +53,7 @@ def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller:
             "remote-links-server",
             str(server.uuid),
             settings.ADMIT_POLICY.remote.link_requests_per_server,
+            audit,
         )
         check_next_page(request.next_page)
         realm = register_realm(server, request.realm)

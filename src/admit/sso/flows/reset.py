@@ -35,7 +35,7 @@ def request_reset(credential: str, current_app: str, caller: Caller) -> None:
     limits = settings.ADMIT_POLICY.rate_limits
     with audited("password.reset_request", caller, app=current_app) as audit:
         if caller.remote_ip:
-            hit("reset-address", caller.remote_ip, limits.emails_per_address)
+            hit("reset-address", caller.remote_ip, limits.emails_per_address, audit)
         user = (
             User.objects.filter(
                 Q(username_key=normalize_username(credential))
@@ -47,7 +47,7 @@ def request_reset(credential: str, current_app: str, caller: Caller) -> None:
         # Counted per account, however it is named (username or e-mail address); an unknown
         # credential is counted under itself, so it runs into the same limit just as soon.
         account = user.user_id if user is not None else normalize_username(credential)
-        hit("reset-account", account, limits.emails_per_account)
+        hit("reset-account", account, limits.emails_per_account, audit)
         if user is None or not user.is_active:
             audit.extra_data["sent"] = False
             return

@@ -42,7 +42,7 @@ def signup(request: SignupRequest, caller: Caller) -> SignupResult:
         if not policy.signup.enabled:
             raise AdmitError(Code.NOT_ALLOWED, "sign-up is switched off")
         if caller.remote_ip:
-            hit("signups-address", caller.remote_ip, policy.rate_limits.signups_per_address)
+            hit("signups-address", caller.remote_ip, policy.rate_limits.signups_per_address, audit)
         _check_apps(request)
         problems = signup_problems(request, policy)
         if problems:

@@ -1,0 +1,516 @@
+"""POST /zato/sso/user/login: each check in its order, each code, the hidden codes, the
+failure counting (pauses, per-address limit, account lock) and the audit trail."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+
+import pytest
+
+from admit.audit.models import AuditEvent
+from admit.core import totp
+from admit.core.context import Caller
+from admit.sso.flows.users import NewUser, _insert
+from admit.sso.models import Session, User
+from tests.conftest import GOOD_PASSWORD, ApiClient, signup_body
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/zato/sso/user/login"
+SIGNUP = "/zato/sso/user/signup"
+NEW_PASSWORD = "Another-Long-Passphrase-77"
+
+
+def credentials(**changes):
+    return {"username": "user1", "password": GOOD_PASSWORD, "current_app": "CRM", **changes}
+
+
+def codes(response) -> list[str]:
+    return response.json()["sub_status"]
+
+
+def make_user(name: str = "user1", approved: bool = True) -> User:
+    """A confirmed user (approved unless told otherwise) with GOOD_PASSWORD."""
+    return _insert(NewUser(name, f"{name}@example.com", GOOD_PASSWORD), approved=approved)
+
+
+@pytest.fixture
+def member(db) -> User:
+    return make_user()
+
+
+def with_totp(api: ApiClient, user: User) -> str:
+    """Turns TOTP on for ``user`` through the API; returns the secret."""
+    ust = api.post(LOGIN, credentials(username=user.username)).json()["ust"]
+    response = api.call("PATCH", "/zato/sso/user/totp", {"ust": ust})
+    assert response.status_code == 200
+    return response.json()["totp_key"]
+
+
+def code_now(secret: str, clock, steps: int = 0) -> str:
+    return totp.code_at(secret, totp.step_of(clock()) + steps)
+
+
+def refresh(user: User) -> User:
+    return User.objects.get(pk=user.pk)
+
+
+# The checks, one by one
+
+
+def test_right_credentials_open_a_session(api, member):
+    response = api.post(LOGIN, credentials())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["ust"].startswith("zust")
+    assert "sub_status" not in body
+    assert Session.objects.get().user == member
+
+
+def test_unknown_user_and_wrong_password_are_the_same_e005001(api, member):
+    unknown = api.post(LOGIN, credentials(username="nobody"))
+    wrong = api.post(LOGIN, credentials(password="not the password"))
+    assert unknown.status_code == wrong.status_code == 403
+    assert codes(unknown) == codes(wrong) == ["E005001"]
+    assert set(unknown.json()) == set(wrong.json()) == {"status", "sub_status", "cid"}
+    assert not Session.objects.exists()
+
+
+def test_unknown_user_still_spends_one_hash(api, db, monkeypatch):
+    login_flow = importlib.import_module("admit.sso.flows.login")  # not the re-exported login()
+    checked = []
+    real = login_flow.check_password
+    monkeypatch.setattr(
+        login_flow, "check_password", lambda *args: checked.append(1) or real(*args)
+    )
+    assert codes(api.post(LOGIN, credentials(username="nobody"))) == ["E005001"]
+    assert checked == [1]
+
+
+def test_confirmed_but_unapproved_user_with_the_right_password_gets_e005004(api, db):
+    make_user(approved=False)
+    assert codes(api.post(LOGIN, credentials())) == ["E005004"]
+    assert codes(api.post(LOGIN, credentials(password="not the password"))) == ["E005001"]
+
+
+def test_unconfirmed_user_with_the_right_password_gets_e005003(api, db):
+    assert api.post(SIGNUP, signup_body()).status_code == 200  # confirmation required
+    assert codes(api.post(LOGIN, credentials())) == ["E005003"]
+    assert codes(api.post(LOGIN, credentials(password="not the password"))) == ["E005001"]
+
+
+def test_confirmed_then_approved_sign_up_can_log_in(api, admin_ust):
+    token = api.post(SIGNUP, signup_body()).json()["confirm_token"]
+    api.post("/zato/sso/user/signup/confirm", {"confirm_token": token})
+    assert codes(api.post(LOGIN, credentials())) == ["E005004"]
+    user_id = User.objects.get(username="user1").user_id
+    api.post("/zato/sso/user/signup/approve", {"user_id": user_id, "ust": admin_ust})
+    assert api.post(LOGIN, credentials()).status_code == 200
+
+
+def test_totp_required_wrong_right_and_single_use(api, member, clock):
+    secret = with_totp(api, member)
+    missing = api.post(LOGIN, credentials())
+    assert missing.status_code == 403 and codes(missing) == ["E006001"]
+    good = code_now(secret, clock)
+    wrong = "000000" if good != "000000" else "111111"
+    assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E006002"]
+    first = api.post(LOGIN, credentials(totp_code=good))
+    assert first.status_code == 200 and first.json()["ust"].startswith("zust")
+    again = api.post(LOGIN, credentials(totp_code=good))
+    assert again.status_code == 403 and codes(again) == ["E006002"]
+    clock.advance(seconds=totp.STEP_SECONDS)
+    assert api.post(LOGIN, credentials(totp_code=code_now(secret, clock))).status_code == 200
+
+
+def test_an_older_code_after_a_newer_one_is_refused(api, member, clock):
+    secret = with_totp(api, member)
+    assert api.post(LOGIN, credentials(totp_code=code_now(secret, clock))).status_code == 200
+    older = code_now(secret, clock, steps=-1)
+    assert codes(api.post(LOGIN, credentials(totp_code=older))) == ["E006002"]
+
+
+def test_expired_totp_code_is_refused(api, member, clock):
+    secret = with_totp(api, member)
+    stale = code_now(secret, clock)
+    clock.advance(seconds=totp.STEP_SECONDS * 3)
+    assert codes(api.post(LOGIN, credentials(totp_code=stale))) == ["E006002"]
+
+
+def test_totp_is_asked_only_after_the_password(api, member, clock):
+    secret = with_totp(api, member)
+    wrong = api.post(LOGIN, credentials(password="nope", totp_code=code_now(secret, clock)))
+    assert codes(wrong) == ["E005001"]
+    # The right code was not spent by the refused attempt.
+    assert api.post(LOGIN, credentials(totp_code=code_now(secret, clock))).status_code == 200
+
+
+def test_app_that_may_not_log_users_in(api, member, policy):
+    policy(apps={"login_allowed": ("ERP",)})
+    refused = api.post(LOGIN, credentials())
+    assert refused.status_code == 403 and codes(refused) == ["E004001"]
+    assert api.post(LOGIN, credentials(current_app="ERP")).status_code == 200
+    # Credentials are checked before the app: a wrong password is still E005001.
+    assert codes(api.post(LOGIN, credentials(password="nope"))) == ["E005001"]
+
+
+def test_unknown_app_is_e004001_for_anybody(api, member):
+    assert codes(api.post(LOGIN, credentials(current_app="HR"))) == ["E004001"]
+    assert codes(api.post(LOGIN, credentials(username="nobody", current_app="HR"))) == ["E004001"]
+
+
+def test_locked_user_gets_e005002(api, member):
+    User.objects.filter(pk=member.pk).update(is_locked=True)
+    refused = api.post(LOGIN, credentials())
+    assert refused.status_code == 403 and codes(refused) == ["E005002"]
+    assert codes(api.post(LOGIN, credentials(password="nope"))) == ["E005001"]
+    assert not Session.objects.exists()
+
+
+def test_expired_password_gets_e003004(api, member, clock):
+    User.objects.filter(pk=member.pk).update(password_expiry=clock() - timedelta(seconds=1))
+    refused = api.post(LOGIN, credentials())
+    assert refused.status_code == 403 and codes(refused) == ["E003004"]
+    assert not Session.objects.exists()
+
+
+def test_password_expiring_within_warn_days_is_a_warning_with_a_session(api, member, clock):
+    User.objects.filter(pk=member.pk).update(password_expiry=clock() + timedelta(days=6))
+    response = api.post(LOGIN, credentials())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "warning" and body["sub_status"] == ["W003005"]
+    assert body["ust"].startswith("zust") and Session.objects.count() == 1
+    row = AuditEvent.objects.get(event="login")
+    assert row.outcome == "ok" and row.extra_data["warnings"] == ["W003005"]
+
+
+def test_password_expiring_later_than_warn_days_is_no_warning(api, member, clock, policy):
+    User.objects.filter(pk=member.pk).update(password_expiry=clock() + timedelta(days=8))
+    assert api.post(LOGIN, credentials()).json()["status"] == "ok"
+    policy(password={"warn_days": 10})
+    assert api.post(LOGIN, credentials()).json()["sub_status"] == ["W003005"]
+
+
+def test_password_expiry_follows_the_clock(api, member, clock, policy):
+    policy(password={"expiry_days": 30})
+    ust = api.post(LOGIN, credentials()).json()["ust"]
+    changed = api.call(
+        "PATCH",
+        "/zato/sso/user/password",
+        {"ust": ust, "old_password": GOOD_PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert changed.status_code == 200
+    fresh = credentials(password=NEW_PASSWORD)
+    assert api.post(LOGIN, fresh).json()["status"] == "ok"
+    clock.advance(days=24)
+    assert api.post(LOGIN, fresh).json()["status"] == "warning"
+    clock.advance(days=6, seconds=1)
+    assert codes(api.post(LOGIN, fresh)) == ["E003004"]
+
+
+def test_password_must_change(api, member):
+    User.objects.filter(pk=member.pk).update(password_must_change=True)
+    refused = api.post(LOGIN, credentials())
+    assert refused.status_code == 403 and codes(refused) == ["E003007"]
+    assert not Session.objects.exists()
+
+    weak = api.post(LOGIN, credentials(new_password="password"))
+    assert weak.status_code == 403 and codes(weak) == ["E003001"]
+    assert refresh(member).password_must_change and refresh(member).check_password(GOOD_PASSWORD)
+
+    changed = api.post(LOGIN, credentials(new_password=NEW_PASSWORD))
+    assert changed.status_code == 200 and changed.json()["status"] == "ok"
+    assert not refresh(member).password_must_change
+    assert api.post(LOGIN, credentials(password=NEW_PASSWORD)).status_code == 200
+    assert codes(api.post(LOGIN, credentials())) == ["E005001"]
+    changed_row = AuditEvent.objects.filter(event="login", outcome="ok").order_by("id").first()
+    assert changed_row.extra_data["password_changed"] is True
+
+
+def test_new_password_is_ignored_unless_a_change_is_due(api, member):
+    assert api.post(LOGIN, credentials(new_password=NEW_PASSWORD)).status_code == 200
+    assert refresh(member).check_password(GOOD_PASSWORD)
+
+
+# Precedence when two conditions hold
+
+
+def test_locked_is_told_before_an_expired_password(api, member, clock):
+    User.objects.filter(pk=member.pk).update(
+        is_locked=True, password_expiry=clock() - timedelta(days=1), password_must_change=True
+    )
+    assert codes(api.post(LOGIN, credentials())) == ["E005002"]
+
+
+def test_totp_is_checked_before_the_lock(api, member, clock):
+    secret = with_totp(api, member)
+    User.objects.filter(pk=member.pk).update(is_locked=True)
+    good = code_now(secret, clock)
+    wrong = "000000" if good != "000000" else "111111"
+    assert codes(api.post(LOGIN, credentials())) == ["E006001"]
+    assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E006002"]
+    assert codes(api.post(LOGIN, credentials(totp_code=good))) == ["E005002"]
+
+
+def test_app_is_checked_before_the_lock(api, member, policy):
+    User.objects.filter(pk=member.pk).update(is_locked=True)
+    policy(apps={"login_allowed": ("ERP",)})
+    assert codes(api.post(LOGIN, credentials())) == ["E004001"]
+
+
+def test_expired_password_is_told_before_a_must_change(api, member, clock):
+    User.objects.filter(pk=member.pk).update(
+        password_expiry=clock() - timedelta(seconds=1), password_must_change=True
+    )
+    assert codes(api.post(LOGIN, credentials(new_password=NEW_PASSWORD))) == ["E003004"]
+    assert refresh(member).check_password(GOOD_PASSWORD)
+
+
+def test_unapproved_is_told_before_totp(api, member, clock):
+    secret = with_totp(api, member)
+    User.objects.filter(pk=member.pk).update(approval_status=User.Approval.PENDING)
+    assert codes(api.post(LOGIN, credentials(totp_code=code_now(secret, clock)))) == ["E005004"]
+
+
+# Hidden codes
+
+
+def test_inform_if_locked_false_hides_the_lock_but_the_audit_keeps_it(api, member, policy):
+    policy(login={"inform_if_locked": False})
+    User.objects.filter(pk=member.pk).update(is_locked=True)
+    refused = api.post(LOGIN, credentials())
+    assert refused.status_code == 403 and codes(refused) == ["E005001"]
+    row = AuditEvent.objects.get(event="login")
+    assert row.outcome == "error" and row.error_codes == "E005002"
+    assert row.target_user_id == member.user_id
+
+
+@pytest.mark.parametrize(
+    ("flag", "change", "code"),
+    [
+        ("inform_if_not_approved", {"approval_status": "pending"}, "E005004"),
+        ("inform_if_not_confirmed", {"confirmed_at": None}, "E005003"),
+    ],
+)
+def test_other_state_codes_can_be_hidden(api, member, policy, flag, change, code):
+    User.objects.filter(pk=member.pk).update(**change)
+    assert codes(api.post(LOGIN, credentials())) == [code]
+    policy(login={flag: False})
+    assert codes(api.post(LOGIN, credentials())) == ["E005001"]
+    assert AuditEvent.objects.filter(event="login").first().error_codes == code
+
+
+def test_inform_if_password_expired_false(api, member, clock, policy):
+    policy(login={"inform_if_password_expired": False})
+    User.objects.filter(pk=member.pk).update(password_expiry=clock() - timedelta(seconds=1))
+    assert codes(api.post(LOGIN, credentials())) == ["E005001"]
+    assert AuditEvent.objects.get(event="login").error_codes == "E003004"
+
+
+# Counting failures
+
+
+def fail(api: ApiClient, username: str = "user1"):
+    return api.post(LOGIN, credentials(username=username, password="not the password"))
+
+
+def test_pause_after_lockout_after_failures_even_with_the_right_password(api, member, clock):
+    for _ in range(5):
+        assert codes(fail(api)) == ["E005001"]
+    paused = api.post(LOGIN, credentials())
+    assert paused.status_code == 429
+    assert paused["Retry-After"] == "300"
+    body = paused.json()
+    assert body["status"] == "error" and body["sub_status"] == ["E005001"] and body["cid"]
+    assert not Session.objects.exists()
+    clock.advance(seconds=299)
+    assert api.post(LOGIN, credentials())["Retry-After"] == "1"
+    clock.advance(seconds=2)
+    assert api.post(LOGIN, credentials()).status_code == 200
+
+
+def test_the_pause_grows_with_each_further_failure(api, member, clock):
+    for _ in range(5):
+        fail(api)
+    assert fail(api)["Retry-After"] == "300"
+    clock.advance(seconds=301)
+    assert codes(fail(api)) == ["E005001"]
+    second = api.post(LOGIN, credentials())
+    assert second.status_code == 429 and second["Retry-After"] == "600"
+    clock.advance(seconds=601)
+    fail(api)
+    assert api.post(LOGIN, credentials())["Retry-After"] == "1200"
+
+
+def test_the_pause_never_exceeds_lockout_max_seconds(api, member, clock, policy):
+    policy(login={"lockout_after": 1, "lockout_seconds": 100, "lockout_max_seconds": 250})
+    fail(api)
+    assert api.post(LOGIN, credentials())["Retry-After"] == "100"
+    clock.advance(seconds=101)
+    fail(api)
+    assert api.post(LOGIN, credentials())["Retry-After"] == "200"
+    clock.advance(seconds=201)
+    fail(api)
+    assert api.post(LOGIN, credentials())["Retry-After"] == "250"
+
+
+def test_an_unknown_username_is_paused_exactly_like_a_known_one(api, member):
+    # From two addresses, so that the per-address limit (10 a minute) plays no part.
+    other = ApiClient()
+    other.client.defaults["REMOTE_ADDR"] = "10.99.0.2"
+    known = [fail(api, "user1") for _ in range(6)]
+    unknown = [fail(other, "nobody") for _ in range(6)]
+    assert [r.status_code for r in known] == [r.status_code for r in unknown] == [403] * 5 + [429]
+    assert known[5]["Retry-After"] == unknown[5]["Retry-After"] == "300"
+    assert codes(known[5]) == codes(unknown[5]) == ["E005001"]
+    assert set(known[5].json()) == set(unknown[5].json())
+
+
+def test_pause_is_per_username(api, member, db):
+    make_user("user2")
+    for _ in range(5):
+        fail(api, "user1")
+    assert api.post(LOGIN, credentials()).status_code == 429
+    assert api.post(LOGIN, credentials(username="user2")).status_code == 200
+
+
+def test_pause_counts_the_normalised_username(api, member):
+    for name in ("user1", "USER1", "User1", "uSeR1", "user1"):
+        fail(api, name)
+    assert api.post(LOGIN, credentials()).status_code == 429
+
+
+def test_a_success_resets_the_count(api, member):
+    for _ in range(4):
+        fail(api)
+    assert api.post(LOGIN, credentials()).status_code == 200
+    for _ in range(4):
+        assert codes(fail(api)) == ["E005001"]
+    assert api.post(LOGIN, credentials()).status_code == 200
+    assert refresh(member).failed_logins == 0
+
+
+def test_wrong_totp_codes_count_as_failures(api, member, clock):
+    secret = with_totp(api, member)
+    good = code_now(secret, clock)
+    wrong = "000000" if good != "000000" else "111111"
+    for _ in range(5):
+        assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E006002"]
+    assert api.post(LOGIN, credentials(totp_code=good)).status_code == 429
+
+
+def test_ten_failures_a_minute_from_one_address_then_429(api, member):
+    for number in range(10):
+        assert fail(api, f"ghost{number}").status_code == 403
+    blocked = api.post(LOGIN, credentials())
+    assert blocked.status_code == 429 and codes(blocked) == ["E005001"]
+    assert 1 <= int(blocked["Retry-After"]) <= 60
+    other = ApiClient()
+    other.client.defaults["REMOTE_ADDR"] = "10.99.0.2"
+    assert other.post(LOGIN, credentials()).status_code == 200
+
+
+def test_address_limit_opens_again_in_the_next_window(api, member, clock):
+    for number in range(10):
+        fail(api, f"ghost{number}")
+    assert api.post(LOGIN, credentials()).status_code == 429
+    clock.advance(seconds=61)
+    assert api.post(LOGIN, credentials()).status_code == 200
+
+
+def test_successes_do_not_use_up_the_address_limit(api, member):
+    for _ in range(12):
+        assert api.post(LOGIN, credentials()).status_code == 200
+
+
+def test_rate_limits_can_be_switched_off(api, member, policy):
+    policy(rate_limits={"enabled": False})
+    for number in range(12):
+        fail(api, f"ghost{number}")
+    for _ in range(6):
+        fail(api)
+    assert api.post(LOGIN, credentials()).status_code == 200
+
+
+def test_max_consecutive_failures_locks_the_account(api, member, policy):
+    policy(rate_limits={"enabled": False}, login={"max_consecutive_failures": 3})
+    live = api.post(LOGIN, credentials()).json()["ust"]
+    for _ in range(2):
+        fail(api)
+    assert refresh(member).failed_logins == 2 and not refresh(member).is_locked
+    fail(api)
+    locked = refresh(member)
+    assert locked.is_locked and locked.locked_at is not None and locked.failed_logins == 3
+    refused = api.post(LOGIN, credentials())
+    assert refused.status_code == 403 and codes(refused) == ["E005002"]
+    # As with any lock, the account's sessions end.
+    gone = api.post("/zato/sso/user/session", {"current_ust": live})
+    assert codes(gone) == ["E007001"] and not Session.objects.exists()
+
+
+def test_consecutive_failures_reset_on_success_and_do_not_lock(api, member, policy):
+    policy(rate_limits={"enabled": False}, login={"max_consecutive_failures": 3})
+    fail(api)
+    fail(api)
+    assert api.post(LOGIN, credentials()).status_code == 200
+    fail(api)
+    fail(api)
+    assert api.post(LOGIN, credentials()).status_code == 200
+    assert not refresh(member).is_locked
+
+
+def test_unlock_after_max_failures_lets_the_user_in(api, member, policy, admin_ust):
+    policy(rate_limits={"enabled": False}, login={"max_consecutive_failures": 3})
+    for _ in range(3):
+        fail(api)
+    assert codes(api.post(LOGIN, credentials())) == ["E005002"]
+    unlock = api.call(
+        "DELETE", "/zato/sso/user/lock", {"ust": admin_ust, "user_id": member.user_id}
+    )
+    assert unlock.status_code == 200
+    assert api.post(LOGIN, credentials()).status_code == 200
+
+
+# The audit trail
+
+
+def test_every_attempt_leaves_one_audit_row_without_the_password(api, member, clock):
+    secret = with_totp(api, member)
+    AuditEvent.objects.all().delete()
+    attempts = [
+        credentials(username="nobody"),
+        credentials(password="not the password"),
+        credentials(),
+        credentials(totp_code="000000" if code_now(secret, clock) != "000000" else "111111"),
+        credentials(totp_code=code_now(secret, clock)),
+    ]
+    answers = [api.post(LOGIN, body) for body in attempts]
+    answers += [fail(api) for _ in range(5)]  # the fifth failure pauses
+    answers.append(api.post(LOGIN, credentials()))  # refused while paused
+    assert [r.status_code for r in answers] == [403] * 4 + [200] + [403] * 5 + [429]
+    rows = list(AuditEvent.objects.filter(event="login").order_by("id"))
+    assert len(rows) == len(answers) == AuditEvent.objects.count()
+    assert [row.outcome for row in rows] == ["error"] * 4 + ["ok"] + ["error"] * 6
+    assert [row.error_codes for row in rows] == (
+        ["E005001", "E005001", "E006001", "E006002", ""] + ["E005001"] * 6
+    )
+    assert all(row.remote_ip == "10.23.91.177" and row.app == "CRM" for row in rows)
+    assert rows[0].target_user_id == ""
+    assert all(row.target_user_id == member.user_id for row in rows[1:10])
+    everything = str(list(AuditEvent.objects.values()))
+    assert GOOD_PASSWORD not in everything and "not the password" not in everything
+    assert secret not in everything and answers[4].json()["ust"] not in everything
+
+
+def test_python_api_login_counts_failures_too(db, member):
+    from admit.core.errors import AdmitError
+    from admit.core.ratelimit import RateLimited
+    from admit.sso.flows.login import LoginRequest, login
+
+    for _ in range(5):
+        with pytest.raises(AdmitError):
+            login(LoginRequest("user1", "wrong", "CRM"), Caller())
+    with pytest.raises(RateLimited):
+        login(LoginRequest("user1", GOOD_PASSWORD, "CRM"), Caller())
