@@ -71,8 +71,17 @@ class LiveAdmit:
         )
 
 
+# Fixed windows roll over at multiples of their length; a window of ~30 years does not roll
+# over in the middle of a test.
+TEST_POLICY = """
+[rate_limits]
+login_failures_per_address = [10, 1000000000]
+"""
+
+
 def _environment(data_dir: Path, redis_url: str = "") -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ADMIT_")}
+    (data_dir / "admit.toml").write_text(TEST_POLICY)
     env.update(
         ADMIT_DATA_DIR=str(data_dir),
         ADMIT_SECRET_KEY="live-test-" + "k" * 40,

@@ -49,9 +49,15 @@ class AdmitRemote:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return json.loads(response.read())
+                status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
-            raise AdmitRemoteError(error.code, json.loads(error.read() or b"{}")) from error
+            status, raw = error.code, error.read()
+        answer = _json_object(raw)
+        if answer is None:  # not admit's answer: a proxy's error page, a wrong base_url
+            raise AdmitRemoteError(status, {"text": raw[:2000].decode("utf-8", "replace")})
+        if status >= 300:
+            raise AdmitRemoteError(status, answer)
+        return answer
 
     def register(self, version: str, realms: list[JsonObject]) -> int:
         """Tell admit this server's version and the realms it hosts."""
@@ -67,6 +73,14 @@ class AdmitRemote:
         """A signed log-in link for ``user`` (uuid, email, full_name) of ``realm``."""
         body = {"user": user, "realm": realm, "uri_scheme": uri_scheme, "next_page": next_page}
         return self._post("server/login-link", body)["login_url"]
+
+
+def _json_object(raw: bytes) -> JsonObject | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 Identify = Callable[[Any], tuple[JsonObject, JsonObject]]

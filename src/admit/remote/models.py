@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
+# A host name or address with an optional port: never a scheme, a path, a user or a query.
+HOST_PATTERN = r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
+
 
 class RemoteServer(models.Model):
     """A self-hosted deployment that may ask admit for log-in links for its admins."""

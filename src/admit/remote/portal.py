@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from admit.core import clock
 from admit.remote import tokens
+from admit.remote.models import RemoteRealm, RemoteServer
 
 SESSION_KEY = "admit_portal"
 
@@ -38,10 +39,21 @@ def state(request: HttpRequest) -> PortalState:
     identity = request.session.get(SESSION_KEY)
     if identity is None:
         return PortalState(None, expired=False)
+    if not _still_registered(identity):  # the operator deleted the server or the realm
+        end(request)
+        return PortalState(None, expired=False)
     age = clock.now().timestamp() - identity["authenticated_at"]
     if age > timedelta(seconds=settings.ADMIT_POLICY.remote.portal_session_max_age).total_seconds():
         return PortalState(identity, expired=True)
     return PortalState(identity, expired=False)
+
+
+def _still_registered(identity: dict[str, Any]) -> bool:
+    if identity["remote_realm_uuid"]:
+        return RemoteRealm.objects.filter(
+            uuid=identity["remote_realm_uuid"], server__uuid=identity["remote_server_uuid"]
+        ).exists()
+    return RemoteServer.objects.filter(uuid=identity["remote_server_uuid"]).exists()
 
 
 def end(request: HttpRequest) -> None:

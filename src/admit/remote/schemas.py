@@ -6,6 +6,8 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
+from admit.remote.models import HOST_PATTERN
+
 
 class StrictInput(Schema):
     model_config = ConfigDict(strict=True, extra="ignore")
@@ -19,7 +21,7 @@ class RemoteUserIn(StrictInput):
 
 class RemoteRealmIn(StrictInput):
     uuid: UUID = Field(strict=False)
-    host: StrictStr = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+    host: StrictStr = Field(min_length=1, max_length=255, pattern=HOST_PATTERN)
     name: StrictStr = Field("", max_length=255)
     org_type: StrictInt = Field(0, ge=0, le=10000)
 

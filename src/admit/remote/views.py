@@ -18,8 +18,10 @@ from admit.remote import portal, tokens
 from admit.remote.flows.confirm_email import confirm_email, send_confirmation
 from admit.remote.flows.confirm_login import (
     TOS_REQUIRED,
+    RegistrationDeactivated,
     TokenReplayed,
     confirm_login,
+    ensure_active,
     ensure_unspent,
     known_account,
     needs_tos,
@@ -43,12 +45,15 @@ def remote_login(request: HttpRequest, token: str) -> HttpResponse:
     try:
         identity = tokens.read(token)
         ensure_unspent(identity)
+        ensure_active(identity)
     except tokens.TokenExpired:
         return render(request, "remote/link_expired.html", status=410)
     except tokens.TokenInvalid:
         return render(request, "remote/link_invalid.html", status=400)
     except TokenReplayed:
         return render(request, "remote/link_used.html", status=410)
+    except RegistrationDeactivated:
+        return render(request, "remote/deactivated.html", status=403)
     account = known_account(identity)
     if account is None:
         return _first_time(request, identity)
@@ -88,6 +93,8 @@ def _confirm_login(
         confirm_login(identity, full_name, tos_accepted, caller_of(request))
     except TokenReplayed:
         return render(request, "remote/link_used.html", status=410)
+    except RegistrationDeactivated:
+        return render(request, "remote/deactivated.html", status=403)
     except AdmitError as error:
         message = TOS_REQUIRED if error.message == TOS_REQUIRED else error.message
         return render(

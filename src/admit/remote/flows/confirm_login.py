@@ -10,7 +10,13 @@ from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.remote import tokens
-from admit.remote.models import RemoteRealmUser, RemoteServerUser, SpentLoginToken
+from admit.remote.models import (
+    RemoteRealm,
+    RemoteRealmUser,
+    RemoteServer,
+    RemoteServerUser,
+    SpentLoginToken,
+)
 from admit.sso.models import normalize_email
 
 TOS_REQUIRED = "You must accept the Terms of Service to proceed."
@@ -19,6 +25,24 @@ TOS_REQUIRED = "You must accept the Terms of Service to proceed."
 class TokenReplayed(AdmitError):
     def __init__(self) -> None:
         super().__init__(Code.NOT_ALLOWED, "this log-in link has been used already")
+
+
+class RegistrationDeactivated(AdmitError):
+    def __init__(self) -> None:
+        super().__init__(
+            Code.NOT_ALLOWED, "the server's or the realm's registration is deactivated"
+        )
+
+
+def ensure_active(identity: tokens.Identity) -> None:
+    """A link issued before its server (or realm) was deactivated logs no one in."""
+    server = RemoteServer.objects.filter(uuid=identity.server_uuid).first()
+    if server is None or server.deactivated:
+        raise RegistrationDeactivated()
+    if identity.realm_uuid:
+        realm = RemoteRealm.objects.filter(uuid=identity.realm_uuid, server=server).first()
+        if realm is None or realm.deactivated:
+            raise RegistrationDeactivated()
 
 
 def known_account(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUser | None:
@@ -57,6 +81,7 @@ def confirm_login(
     with audited("remote.login", caller) as audit:
         audit.remote_server_uuid = identity.server_uuid  # type: ignore[assignment]
         audit.remote_realm_uuid = identity.realm_uuid  # type: ignore[assignment]
+        ensure_active(identity)
         account = known_account(identity)
         if account is None:
             raise AdmitError(Code.NOT_ALLOWED, "no remote user for this link")

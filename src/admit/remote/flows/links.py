@@ -46,8 +46,7 @@ def check_next_page(next_page: str | None) -> None:
 
 def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller: Caller) -> str:
     with audited("remote.login_link", caller) as audit:
-        server = authenticate(server_uuid, key)
-        audit.remote_server_uuid = server.uuid
+        server = authenticate(server_uuid, key, audit)
         audit.remote_realm_uuid = request.realm.uuid
         hit(
             "remote-links-server",
@@ -108,8 +107,7 @@ def register_realms(
 ) -> int:
     """The server reports its version and the realms it hosts; returns how many it reported."""
     with audited("remote.server.realms", caller) as audit:
-        server = authenticate(server_uuid, key)
-        audit.remote_server_uuid = server.uuid
+        server = authenticate(server_uuid, key, audit)
         audit.extra_data = {
             "version": version[:128],
             "realms": [str(realm.uuid) for realm in realms],

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hmac
+import re
 import uuid
 from dataclasses import dataclass
 
-from admit.audit.log import audited
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from admit.audit.log import AuditEntry, audited
 from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.secrets import digest, new_secret
-from admit.remote.models import RemoteServer
+from admit.remote.models import HOST_PATTERN, RemoteServer
 
 KEY_PREFIX = "zsrv"
 # Compared against when the uuid is unknown, so every refusal costs the same.
@@ -31,7 +35,23 @@ class Registered:
     key: str
 
 
+def _check_registration(hostname: str, contact_email: str) -> None:
+    if not re.fullmatch(HOST_PATTERN, hostname) or len(hostname) > 255:
+        raise AdmitError(
+            Code.INPUT_INVALID,
+            f"hostname {hostname!r} is not a host name (like chat.example.com or host:8443)",
+            http_status=400,
+        )
+    try:
+        validate_email(contact_email)
+    except ValidationError as exc:
+        raise AdmitError(
+            Code.EMAIL_INVALID, f"{contact_email!r} is not an e-mail address", http_status=400
+        ) from exc
+
+
 def add_server(hostname: str, contact_email: str, caller: Caller) -> Registered:
+    _check_registration(hostname, contact_email)
     with audited("remote.server.register", caller) as audit:
         key = new_secret(KEY_PREFIX)
         server = RemoteServer.objects.create(
@@ -86,19 +106,30 @@ def set_deactivated(
         return server
 
 
-def authenticate(server_uuid: str, key: str) -> RemoteServer:
-    """The server behind these credentials. Unknown, wrong key and deactivated all raise the
-    same 401; the caller's flow, inside its ``audited`` block, records which it was."""
-    server = _by_uuid(server_uuid)
+def authenticate(server_uuid: str, key: str, audit: AuditEntry) -> RemoteServer:
+    """The server behind these credentials. Missing credentials, unknown server, wrong key
+    and deactivated all raise the same 401; ``audit`` (the caller's flow's entry) records
+    which it was, and the server's uuid whenever the server exists."""
+    server = _by_uuid(server_uuid) if server_uuid else None
     key_matches = hmac.compare_digest(
         digest(key), server.key_digest if server else _NO_SERVER_DIGEST
     )
-    if server is None:
-        raise ServerUnauthorized("unknown remote server")
-    if not key_matches:
-        raise ServerUnauthorized("wrong server key")
-    if server.deactivated:
-        raise ServerUnauthorized("remote server is deactivated")
+    if server is not None:
+        audit.remote_server_uuid = server.uuid
+    if not server_uuid:
+        reason = "no server credentials"
+    elif server is None:
+        reason = "unknown remote server"
+    elif not key_matches:
+        reason = "wrong server key"
+    elif server.deactivated:
+        reason = "remote server is deactivated"
+    else:
+        reason = ""
+    if reason:
+        audit.extra_data["refused"] = reason
+        raise ServerUnauthorized(reason)
+    assert server is not None
     now = clock.now()
     RemoteServer.objects.filter(pk=server.pk).update(last_seen_at=now, last_request_at=now)
     return server
