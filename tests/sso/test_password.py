@@ -92,6 +92,14 @@ def test_a_wrong_old_password_changes_nothing(api, alice, alice_ust, old):
     assert AuditEvent.objects.get(event="user.password").error_codes == "E005001"
 
 
+def test_guessing_the_old_password_through_a_session_pauses_like_log_in(api, alice, alice_ust):
+    for _ in range(5):
+        refused(change(api, alice_ust, old_password="guess", new_password=NEW_PASSWORD), "E005001")
+    paused = change(api, alice_ust, old_password=GOOD_PASSWORD, new_password=NEW_PASSWORD)
+    assert paused.status_code == 429 and int(paused["Retry-After"]) >= 1
+    assert log_in(api, GOOD_PASSWORD).status_code == 429  # the same pause as for log-ins
+
+
 @pytest.mark.parametrize(
     ("new", "code"),
     [

@@ -88,7 +88,7 @@ def enable(api, ust: str, **body):
     return api.call("PATCH", TOTP, {"ust": ust, **body})
 
 
-def test_an_empty_key_generates_one(api, alice, alice_ust):
+def test_an_empty_key_generates_one(api, alice, alice_ust, clock):
     response = enable(api, alice_ust, totp_key="")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -103,7 +103,7 @@ def test_an_empty_key_generates_one(api, alice, alice_ust):
     record = api.get("/zato/sso/user", {"ust": alice_ust}).json()
     assert record["has_totp"] is True
     # Leaving the key out altogether generates one too, and a different one.
-    again = enable(api, alice_ust).json()["totp_key"]
+    again = enable(api, alice_ust, totp_code=code_for(key, clock().timestamp())).json()["totp_key"]
     assert again != key and set(again) <= BASE32
 
 
@@ -210,9 +210,15 @@ def test_one_step_of_clock_drift_is_forgiven(api, alice, alice_ust, start_of_ste
     refused(log_in(api, code_for(RFC_SECRET, now + 60)), "E006002")
 
 
-def test_a_new_key_replaces_the_old_one(api, alice, alice_ust, clock):
+def test_a_new_key_replaces_the_old_one_only_with_a_current_code(api, alice, alice_ust, clock):
     enable(api, alice_ust, totp_key=RFC_SECRET)
-    new_key = enable(api, alice_ust).json()["totp_key"]
+    now = clock().timestamp()
+    # A stolen session alone cannot swap the second factor.
+    refused(enable(api, alice_ust), "E006001")
+    wrong = "000000" if code_for(RFC_SECRET, now) != "000000" else "111111"
+    refused(enable(api, alice_ust, totp_code=wrong), "E006002")
+    new_key = enable(api, alice_ust, totp_code=code_for(RFC_SECRET, now)).json()["totp_key"]
+    clock.advance(seconds=30)
     now = clock().timestamp()
     if code_for(RFC_SECRET, now) != code_for(new_key, now):
         refused(log_in(api, code_for(RFC_SECRET, now)), "E006002")

@@ -112,8 +112,10 @@ class SSO:
     def change_password(self, ust: str, new_password: str, **options: Any) -> None:
         flows.change_password(ust, new_password, self._caller(), **options)
 
-    def enable_totp(self, ust: str, totp_key: str = "", totp_label: str = "") -> str:
-        return flows.enable_totp(ust, totp_key, totp_label, self._caller())
+    def enable_totp(
+        self, ust: str, totp_key: str = "", totp_label: str = "", totp_code: str = ""
+    ) -> str:
+        return flows.enable_totp(ust, totp_key, totp_label, self._caller(), totp_code)
 
     # Password reset
     def request_reset(self, credential: str, current_app: str = "") -> None:

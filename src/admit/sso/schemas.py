@@ -298,6 +298,9 @@ class TotpIn(StrictInput):
     ust: StrictStr
     totp_key: StrictStr = Field("", max_length=256, description="Base32; generated when empty")
     totp_label: StrictStr = Field("", max_length=128)
+    totp_code: StrictStr = Field(
+        "", max_length=16, description="A code of the current key, to replace it"
+    )
     current_app: StrictStr = ""
 
 

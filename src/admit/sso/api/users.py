@@ -155,6 +155,8 @@ def change_password(request: HttpRequest, payload: PasswordIn) -> dict:
 
 @router.patch("user/totp", response={200: TotpOut, **ERRORS}, summary="Turn on TOTP for oneself")
 def enable_totp(request: HttpRequest, payload: TotpIn) -> dict:
-    key = flows.enable_totp(payload.ust, payload.totp_key, payload.totp_label, caller_of(request))
+    key = flows.enable_totp(
+        payload.ust, payload.totp_key, payload.totp_label, caller_of(request), payload.totp_code
+    )
     label = payload.totp_label or flows.user_for(payload.ust).username
     return ok(request, totp_key=key, provisioning_uri=totp.provisioning_uri(key, label))

@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db.models import F
 
 from admit.audit.log import AuditEntry, audited
-from admit.core import clock, totp
+from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.ratelimit import check as check_rate
@@ -20,6 +20,7 @@ from admit.sso import lockout
 from admit.sso.flows.sessions import end_sessions_of, open_session, session_for
 from admit.sso.models import Session, User, normalize_username
 from admit.sso.passwords import set_password
+from admit.sso.second_factor import claim_code
 
 
 @dataclass(frozen=True)
@@ -112,18 +113,7 @@ class _Attempt:
         code = self.request.totp_code
         if not code:
             raise AdmitError(Code.TOTP_CODE_REQUIRED, "a TOTP code is required")
-        secret = totp.unseal(user.totp_secret)
-        step = (
-            totp.matching_step(secret, code, clock.now(), user.totp_last_step) if secret else None
-        )
-        # Claimed with a conditional UPDATE: of two log-ins with one code, one wins.
-        claimed = step is not None and (
-            User.objects.filter(pk=user.pk, totp_last_step=user.totp_last_step).update(
-                totp_last_step=step
-            )
-            == 1
-        )
-        if not claimed:
+        if not claim_code(user, code):
             raise self._failure(
                 user, Code.TOTP_CODE_INVALID, "wrong, expired or already used TOTP code"
             )

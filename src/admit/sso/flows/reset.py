@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
 
 from django.conf import settings
 from django.db.models import Q
@@ -31,7 +31,20 @@ RESET_TOKEN = "password_reset"
 RESET_KEY = "password_reset_key"
 
 
+# Every request takes at least this long, so the time taken does not tell whether the
+# credential names an account (which costs a key, a rendered e-mail and two inserts more).
+RESPONSE_FLOOR_SECONDS = 0.2
+
+
 def request_reset(credential: str, current_app: str, caller: Caller) -> None:
+    started = time.monotonic()
+    try:
+        _request_reset(credential, current_app, caller)
+    finally:
+        time.sleep(max(0.0, RESPONSE_FLOOR_SECONDS - (time.monotonic() - started)))
+
+
+def _request_reset(credential: str, current_app: str, caller: Caller) -> None:
     limits = settings.ADMIT_POLICY.rate_limits
     with audited("password.reset_request", caller, app=current_app) as audit:
         if caller.remote_ip:
@@ -54,12 +67,18 @@ def request_reset(credential: str, current_app: str, caller: Caller) -> None:
         audit.target_user_id = user.user_id
         audit.extra_data["sent"] = True
         token = confirmations.create(user, RESET_TOKEN)
-        max_age = timedelta(seconds=settings.ADMIT_POLICY.reset.token_max_age)
+        valid_for = _duration(settings.ADMIT_POLICY.reset.token_max_age)
         enqueue(
-            "password_reset",
-            user.email,
-            {"user": user, "token": token, "hours": max_age.total_seconds() // 3600},
+            "password_reset", user.email, {"user": user, "token": token, "valid_for": valid_for}
         )
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = max(1, seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def open_reset(token: str, caller: Caller) -> str:

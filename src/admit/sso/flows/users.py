@@ -22,6 +22,7 @@ from admit.sso.flows.sessions import end_sessions_of, live_session, superuser_fo
 from admit.sso.models import User, normalize_email, normalize_username
 from admit.sso.passwords import set_password
 from admit.sso.rules import email_problems, operator_rules, password_problems, username_problems
+from admit.sso.second_factor import claim_code
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,10 @@ def change_password(
             )
         if own:
             user = actor
+            # Guesses of the old password through a stolen session pause like failed log-ins.
+            lockout.ensure_not_paused(actor.username_key)
             if not actor.check_password(old_password):
+                audit.after_refusal.append(lambda: lockout.record_failure(actor.username_key))
                 raise AdmitError(Code.NOT_ALLOWED, "the old password is wrong")
         else:
             if not actor.is_superuser:
@@ -238,11 +242,21 @@ def change_password(
         end_sessions_of(user, keep=session if own else None)
 
 
-def enable_totp(ust: str, totp_key: str, totp_label: str, caller: Caller) -> str:
-    """Turns on TOTP for the caller; a key is generated when none is given. Returns the key."""
+def enable_totp(
+    ust: str, totp_key: str, totp_label: str, caller: Caller, totp_code: str = ""
+) -> str:
+    """Turns on TOTP for the caller; a key is generated when none is given. Returns the key.
+
+    Replacing a key needs a code from the current one, so a stolen session cannot swap the
+    second factor."""
     with audited("user.totp", caller) as audit:
         user = user_for(ust)
         audit.target_user_id = user.user_id
+        if user.has_totp:
+            if not totp_code:
+                raise AdmitError(Code.TOTP_CODE_REQUIRED, "a code from the current key is required")
+            if not claim_code(user, totp_code):
+                raise AdmitError(Code.TOTP_CODE_INVALID, "wrong, expired or already used TOTP code")
         key = totp_key.replace(" ", "").upper() or totp.new_secret()
         if not totp.is_valid_secret(key):
             # Malformed input, like any other field of the wrong shape: HTTP 400 with details.
