@@ -47,6 +47,8 @@ def on_admit_error(request: HttpRequest, exc: AdmitError) -> HttpResponse:
     response = error_response(_cid(request), codes, exc.http_status, details)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
+    if exc.http_status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="admit"'  # RFC 9110: a 401 names its scheme
     return response
 
 

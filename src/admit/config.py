@@ -99,6 +99,7 @@ class RemotePolicy:
     portal_session_max_age: int = 7200
     confirmation_max_age: int = 86400
     tos_version: str = "1.0"
+    tos_url: str = ""
     entry_point_path: str = "/self-hosted-billing/"
     link_requests_per_server: tuple[int, int] = (120, 60)
     confirmation_emails_per_address: tuple[int, int] = (5, 3600)

@@ -109,8 +109,8 @@ def _fresh_postgres_database(url: str, suffix: str) -> str:
 
 
 def start(tmp_path: Path, redis_url: str = "") -> tuple[LiveAdmit, subprocess.Popen]:
-    env = _environment(tmp_path, redis_url)
     port = free_port()
+    env = {**_environment(tmp_path, redis_url), "ADMIT_BASE_URL": f"http://127.0.0.1:{port}"}
     live = LiveAdmit(f"http://127.0.0.1:{port}", env, tmp_path)
     migrated = live.run("migrate", "--verbosity", "0")
     assert migrated.returncode == 0, migrated.stderr

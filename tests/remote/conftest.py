@@ -13,6 +13,7 @@ import pytest
 from admit.core.context import Caller
 from admit.mail.models import OutgoingEmail
 from admit.remote.flows.registry import add_server
+from tests.live.conftest import live_admit  # noqa: F401 (a real admit serve, for test_client)
 
 
 @dataclass
@@ -71,3 +72,38 @@ def login_path(client, server: Server, body: dict | None = None) -> str:
 def confirmation_path() -> str:
     body = OutgoingEmail.objects.filter(template="remote_confirm").latest("id").body_text
     return re.search(r"http://admit\.test(/remote-login/confirm/\S+/)", body).group(1)
+
+
+def audit_rows(event: str):
+    from admit.audit.models import AuditEvent
+
+    return AuditEvent.objects.filter(event=event).order_by("id")
+
+
+def known_user(client, server: Server, body: dict | None = None, **fields):
+    """A remote realm user who logged in before: the realm is registered by a real link
+    request, the user row is made directly (``fields`` override its columns)."""
+    from django.utils import timezone
+
+    from admit.remote.models import RemoteRealm, RemoteRealmUser
+
+    body = body if body is not None else link_body()
+    login_path(client, server, body)
+    values = {
+        "email": body["user"]["email"],
+        "full_name": "Saved Name",
+        "date_joined": timezone.now(),
+        "tos_version": "1.0",
+    }
+    values.update(fields)
+    return RemoteRealmUser.objects.create(
+        realm=RemoteRealm.objects.get(uuid=body["realm"]["uuid"]),
+        user_uuid=body["user"]["uuid"],
+        **values,
+    )
+
+
+def log_in(client, server: Server, body: dict | None = None):
+    """A known user's whole log-in: link, confirm-login POST; returns the final response."""
+    path = login_path(client, server, body)
+    return client.post(path, {"full_name": "Ada Admin", "tos_consent": "on"})

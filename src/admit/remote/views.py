@@ -85,6 +85,7 @@ def _confirm_login(
         "full_name": full_name,
         "needs_tos": needs_tos(account),
         "tos_version": settings.ADMIT_POLICY.remote.tos_version,
+        "tos_url": settings.ADMIT_POLICY.remote.tos_url,
     }
     if request.method == "GET":
         return render(request, "remote/confirm_login.html", context)
