@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # serves the Swagger UI from its own static files, not a CDN
+    "admit.core",
     "admit.audit",
     "admit.mail",
     "admit.confirmations",

@@ -9,6 +9,7 @@ import time
 from django.db import close_old_connections
 
 from admit.confirmations.engine import sweep_expired as sweep_confirmations
+from admit.core.ratelimit import sweep_expired as sweep_rate_counts
 from admit.mail.outbox import deliver_due
 from admit.remote.flows.confirm_login import sweep_spent as sweep_spent_login_links
 from admit.sso.flows.sessions import sweep_expired as sweep_sessions
@@ -20,6 +21,7 @@ SWEEP_EVERY_SECONDS = 300
 
 def sweep() -> None:
     sweep_spent_login_links()
+    sweep_rate_counts()
     sessions, confirmations = sweep_sessions(), sweep_confirmations()
     if sessions or confirmations:
         log.info("swept %s expired sessions, %s old confirmations", sessions, confirmations)

@@ -121,3 +121,13 @@ def test_openapi_document_lists_every_endpoint_and_the_error_shape(client):
     signup = paths["/zato/sso/user/signup"]["post"]
     assert {"200", "400", "403"} <= set(signup["responses"])
     assert "ErrorOut" in json.dumps(signup["responses"]["403"])
+
+
+def test_a_host_django_refuses_still_gets_the_envelope(db, settings):
+    from django.test import Client
+
+    settings.ALLOWED_HOSTS = ["admit.example.com"]
+    response = Client(HTTP_HOST="evil.example.com").post(
+        "/zato/sso/user/signup", "{}", content_type="application/json"
+    )
+    envelope(response, 400, "E008002")

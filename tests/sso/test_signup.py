@@ -262,3 +262,9 @@ def test_refused_signups_count_towards_the_address_limit(api, policy):
     assert limited.status_code == 429 and int(limited["Retry-After"]) >= 1
     assert limited.json()["sub_status"] == ["E005001"]
     assert User.objects.count() == 1
+
+
+def test_taken_username_is_told_even_when_the_address_is_taken_too(api):
+    api.post(SIGNUP, signup_body())
+    refused(api.post(SIGNUP, signup_body(username="USER1", email="User1@Example.com")), "E001002")
+    assert User.objects.count() == 1

@@ -3,7 +3,8 @@
 ``audited`` wraps a flow: the flow runs in a transaction and its success row is written in
 that same transaction; when the flow raises an ``AdmitError`` the transaction rolls back and
 the failure row is written after it, so refused attempts are on record too. Other writes
-that must survive a refusal (a failed log-in's count) go in ``after_refusal``.
+that must survive a refusal (a failed log-in's count) go in ``after_refusal``; writes that
+lock a hot row (a rate-limit counter) go in ``before_commit``, to hold the lock briefly.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class AuditEntry:
     remote_server_uuid: UUID | None = None
     remote_realm_uuid: UUID | None = None
     after_refusal: list[Callable[[], object]] = field(default_factory=list)
+    # Run last inside the transaction, so any row they lock stays locked only until commit.
+    before_commit: list[Callable[[], object]] = field(default_factory=list)
 
     def write(self, outcome: str, error_codes: str = "") -> AuditEvent:
         return AuditEvent.objects.create(
@@ -59,6 +62,8 @@ def audited(event: str, caller: Caller, app: str = "") -> Iterator[AuditEntry]:
     try:
         with transaction.atomic():
             yield entry
+            for write in entry.before_commit:
+                write()
             entry.write(AuditEvent.Outcome.OK)
     except AdmitError as error:
         with transaction.atomic():

@@ -55,12 +55,11 @@ class RequestContextMiddleware:
                 ],
             )
         response = self.get_response(request)
-        if api and response.status_code in (404, 405) and not _is_json(response):
-            problem = (
-                "no such endpoint"
-                if response.status_code == 404
-                else f"method {request.method} not allowed"
-            )
+        if api and response.status_code >= 400 and not _is_json(response):
+            # Refused by Django itself (unknown path, method, bad Host header, ...): same shape.
+            problem = _PROBLEMS.get(response.status_code, "request refused")
+            if response.status_code == 405:
+                problem = f"method {request.method} not allowed"
             envelope = error_response(
                 cid,
                 [Code.INPUT_INVALID],
@@ -71,6 +70,13 @@ class RequestContextMiddleware:
                 envelope["Allow"] = response["Allow"]
             return envelope
         return response
+
+
+_PROBLEMS = {
+    400: "bad request (is the Host header one of the allowed hosts?)",
+    403: "forbidden",
+    404: "no such endpoint",
+}
 
 
 def _loggable_path(request: HttpRequest) -> str:

@@ -1,21 +1,24 @@
-"""Rate limits and log-in pauses, counted in the cache that every worker process shares
-(the database cache by default, Redis when ADMIT_REDIS_URL is set).
+"""Rate limits, counted where every worker process sees them: in Redis when
+ADMIT_REDIS_URL is set, otherwise in a table of the database.
 
 Windows are fixed: ``[count, seconds]`` allows ``count`` events per window. Keys are hashed
-so that no address or username is written to the cache in clear.
+so that no address or username is stored in clear.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 
 from admit.audit.log import AuditEntry
 from admit.core import clock
 from admit.core.errors import AdmitError, Code
+from admit.core.models import RateCount
 
 
 class RateLimited(AdmitError):
@@ -39,12 +42,41 @@ def _enabled() -> bool:
     return bool(settings.ADMIT_POLICY.rate_limits.enabled)
 
 
+def _uses_redis() -> bool:
+    return "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+def _current(key: str, window: int) -> int:
+    if _uses_redis():
+        return cache.get(f"{key}:{window}") or 0
+    row = RateCount.objects.filter(subject=key, slot=window).values_list("count", flat=True).first()
+    return row or 0
+
+
+def _add_one(key: str, window: int, left: int) -> None:
+    """One atomic increment: Redis's INCR, or one upsert in the database.
+
+    (Django's database cache would take seven queries and lose counts under concurrency:
+    its ``incr`` is a read and a write.)"""
+    if _uses_redis():
+        cache.add(f"{key}:{window}", 0, timeout=left + 1)
+        cache.incr(f"{key}:{window}")
+        return
+    table = RateCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s) "  # noqa: S608
+            f"ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1",
+            [key, window, clock.now() + timedelta(seconds=left + 1)],
+        )
+
+
 def check(bucket: str, subject: str, limit: tuple[int, int]) -> None:
     """Refuse when ``subject`` has used up ``limit`` in this window; counts nothing."""
     if not _enabled():
         return
     window, left = _window(limit)
-    if (cache.get(f"{cache_key(bucket, subject)}:{window}") or 0) >= limit[0]:
+    if _current(cache_key(bucket, subject), window) >= limit[0]:
         raise RateLimited(left, bucket)
 
 
@@ -53,20 +85,20 @@ def count(bucket: str, subject: str, limit: tuple[int, int]) -> None:
     if not _enabled():
         return
     window, left = _window(limit)
-    key = f"{cache_key(bucket, subject)}:{window}"
-    cache.add(key, 0, timeout=left + 1)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr: this is the first of a new window
-        cache.set(key, 1, timeout=left + 1)
+    _add_one(cache_key(bucket, subject), window, left)
 
 
 def hit(bucket: str, subject: str, limit: tuple[int, int], audit: AuditEntry) -> None:
-    """Check, then count: for events limited whether they succeed or not.
+    """Check now; count at the end of the flow's transaction, or after its refusal.
 
-    The database cache shares the flow's transaction, so a refused flow would roll its own
-    count back; the count is made again after the rollback through ``audit.after_refusal``.
+    Counting last keeps the counter's row lock short (counting first, a flow that hashes a
+    password would hold it for the hash and serialise every worker); counting after a
+    refusal keeps refused attempts counted although their transaction rolls back.
     """
     check(bucket, subject, limit)
-    count(bucket, subject, limit)
+    audit.before_commit.append(lambda: count(bucket, subject, limit))
     audit.after_refusal.append(lambda: count(bucket, subject, limit))
+
+
+def sweep_expired() -> int:
+    return RateCount.objects.filter(expires_at__lt=clock.now()).delete()[0]

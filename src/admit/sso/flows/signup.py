@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from admit.audit.log import AuditEntry, audited
 from admit.confirmations import engine as confirmations
@@ -35,27 +35,25 @@ class SignupResult:
     user_id: str | None
 
 
+class _EmailTaken(Exception):
+    """The address has an account and the policy hides that. Raised out of the sign-up's
+    transaction, which a unique-constraint violation has already spoiled; the answer is then
+    made in a transaction of its own."""
+
+
 def signup(request: SignupRequest, caller: Caller) -> SignupResult:
+    try:
+        return _signup(request, caller)
+    except _EmailTaken:
+        return _answer_for_taken_email(request, caller)
+
+
+def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
     policy = settings.ADMIT_POLICY
     with audited("signup", caller, app=request.current_app) as audit:
         audit.extra_data = {"username": request.username[:128]}
-        if not policy.signup.enabled:
-            raise AdmitError(Code.NOT_ALLOWED, "sign-up is switched off")
-        if caller.remote_ip:
-            hit("signups-address", caller.remote_ip, policy.rate_limits.signups_per_address, audit)
-        _check_apps(request)
-        problems = signup_problems(request, policy)
-        if problems:
-            raise AdmitError(problems, "sign-up refused by the validation rules")
-        password_hash = make_password(request.password)
-        if User.objects.filter(username_key=normalize_username(request.username)).exists():
-            raise AdmitError(Code.USERNAME_EXISTS, "username taken")
-        owner = User.objects.filter(email_key=normalize_email(request.email)).first()
-        if owner is not None:
-            if policy.signup.inform_if_email_exists:
-                raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken")
-            return _answer_for_taken_email(owner, audit)
-        user = _create_user(request, password_hash, caller)
+        _check_allowed(request, caller, audit)
+        user = _create_user(request, make_password(request.password), caller)
         audit.target_user_id = user.user_id
         if not policy.signup.confirmation_required:
             _confirmed(user, audit)
@@ -64,6 +62,18 @@ def signup(request: SignupRequest, caller: Caller) -> SignupResult:
         enqueue("signup_confirm", user.email, {"user": user, "link": confirmations.link(token)})
         shown = token if policy.signup.return_confirm_token else None
         return SignupResult(confirm_token=shown, user_id=user.user_id)
+
+
+def _check_allowed(request: SignupRequest, caller: Caller, audit: AuditEntry) -> None:
+    policy = settings.ADMIT_POLICY
+    if not policy.signup.enabled:
+        raise AdmitError(Code.NOT_ALLOWED, "sign-up is switched off")
+    if caller.remote_ip:
+        hit("signups-address", caller.remote_ip, policy.rate_limits.signups_per_address, audit)
+    _check_apps(request)
+    problems = signup_problems(request, policy)
+    if problems:
+        raise AdmitError(problems, "sign-up refused by the validation rules")
 
 
 def _check_apps(request: SignupRequest) -> None:
@@ -94,26 +104,35 @@ def _create_user(request: SignupRequest, password_hash: str, caller: Caller) -> 
         remote_ip=caller.remote_ip,
         remote_addr=request.remote_addr[:255],
     )
+    # Inserted without looking first: the unique indexes decide, also between concurrent
+    # sign-ups, and the common case costs one statement.
     try:
-        with transaction.atomic():
-            user.save()
+        user.save()
     except IntegrityError as exc:
-        # A concurrent sign-up took the name or the address between our check and insert.
-        if User.objects.filter(username_key=user.username_key).exists():
+        if "email_key" not in str(exc):
             raise AdmitError(Code.USERNAME_EXISTS, "username taken") from exc
+        if not settings.ADMIT_POLICY.signup.inform_if_email_exists:
+            raise _EmailTaken from exc
         raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken") from exc
     return user
 
 
-def _answer_for_taken_email(owner: User, audit: AuditEntry) -> SignupResult:
+def _answer_for_taken_email(request: SignupRequest, caller: Caller) -> SignupResult:
     """Answer as a fresh sign-up would, create nothing, and tell the address's owner."""
     policy = settings.ADMIT_POLICY.signup
-    audit.extra_data["email_taken"] = True
-    enqueue("signup_email_taken", owner.email, {"user": owner})
-    if not policy.confirmation_required:
-        return SignupResult(confirm_token=None, user_id=None)
-    token = confirmations.create(owner, SIGNUP_EMAIL_TAKEN)
-    return SignupResult(confirm_token=token if policy.return_confirm_token else None, user_id=None)
+    with audited("signup", caller, app=request.current_app) as audit:
+        audit.extra_data = {"username": request.username[:128], "email_taken": True}
+        _check_allowed(request, caller, audit)
+        if User.objects.filter(username_key=normalize_username(request.username)).exists():
+            raise AdmitError(Code.USERNAME_EXISTS, "username taken")
+        owner = User.objects.get(email_key=normalize_email(request.email))
+        enqueue("signup_email_taken", owner.email, {"user": owner})
+        if not policy.confirmation_required:
+            return SignupResult(confirm_token=None, user_id=None)
+        token = confirmations.create(owner, SIGNUP_EMAIL_TAKEN)
+        return SignupResult(
+            confirm_token=token if policy.return_confirm_token else None, user_id=None
+        )
 
 
 def confirm_signup(confirm_token: str, caller: Caller) -> None:

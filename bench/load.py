@@ -1,0 +1,121 @@
+"""A closed-loop HTTP load generator that runs in its own process.
+
+``drive(port, requests, seconds, connections)`` sends ``requests`` (a list of
+``(method, path, body)``, used round-robin) from ``connections`` threads, each with its own
+``http.client`` connection, for ``seconds``, and returns the rate of 200 answers and their
+latencies. Only 127.0.0.1 is ever targeted; every loop is bounded in count and in time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass, field
+
+from common import HOST, percentile
+
+MAX_REQUESTS_PER_THREAD = 1_000_000
+SPAWN = multiprocessing.get_context("spawn")
+
+Request = tuple[str, str, dict | None]
+
+
+@dataclass
+class Load:
+    ok: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    error_sample: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+    def p(self, fraction: float) -> float:
+        return percentile(sorted(self.latencies_ms), fraction)
+
+    def line(self, what: str) -> str:
+        return (
+            f"{what}: {self.rate:.0f}/s ({self.ok} in {self.elapsed:.1f} s, errors {self.errors}),"
+            f" p50 {self.p(0.50):.1f} ms, p99 {self.p(0.99):.1f} ms"
+        )
+
+
+def _thread(
+    port: int,
+    requests: list[Request],
+    offset: int,
+    deadline: float,
+    result: Load,
+    lock: threading.Lock,
+    expect: str,
+) -> None:
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    local = Load()
+    cycle = itertools.islice(itertools.cycle(requests), offset, None)
+    for _, (method, path, body) in zip(range(MAX_REQUESTS_PER_THREAD), cycle, strict=False):
+        if time.perf_counter() >= deadline:
+            break
+        started = time.perf_counter()
+        try:
+            conn.request(
+                method,
+                path,
+                json.dumps(body) if body is not None else None,
+                {"Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            answer = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException) as error:
+            conn.close()
+            status, answer = 0, str(error).encode()
+        if status == 200 and expect.encode() in answer:
+            local.ok += 1
+            local.latencies_ms.append((time.perf_counter() - started) * 1000)
+        else:
+            local.errors += 1
+            local.error_sample = local.error_sample or f"{status}: {answer[:200]!r}"
+    with lock:
+        result.ok += local.ok
+        result.errors += local.errors
+        result.latencies_ms += local.latencies_ms
+        result.error_sample = result.error_sample or local.error_sample
+
+
+def _run(
+    port: int, requests: list[Request], seconds: float, connections: int, expect: str, queue
+) -> None:
+    result, lock = Load(), threading.Lock()
+    started = time.perf_counter()
+    deadline = started + seconds
+    step = max(1, len(requests) // connections)
+    threads = [
+        threading.Thread(
+            target=_thread, args=(port, requests, i * step, deadline, result, lock, expect)
+        )
+        for i in range(connections)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 30)
+    result.elapsed = time.perf_counter() - started
+    queue.put(result)
+
+
+def drive(
+    port: int, requests: list[Request], seconds: float, connections: int, expect: str = ""
+) -> Load:
+    """Run the load from a separate process; ``expect`` must appear in every good answer."""
+    queue = SPAWN.Queue()
+    process = SPAWN.Process(target=_run, args=(port, requests, seconds, connections, expect, queue))
+    process.start()
+    result = queue.get(timeout=seconds + 120)
+    process.join(timeout=30)
+    return result

@@ -1,0 +1,88 @@
+"""Session verification (the relying applications' hot path) next to the framework ceiling.
+
+Run from the repository root:  .venv/bin/python bench/session_verify.py [--seconds 10]
+
+``admit serve`` on a fresh PostgreSQL database holding 10,000 live sessions. From a separate
+process: ``POST /zato/sso/user/session`` verify calls (each session verifying itself, all
+10,000 in turn) for a fixed time, and, in the same run, ``GET /health`` — a constant JSON
+body through the same server and middleware, the framework's ceiling — before and after.
+The last line is ``ratio: R``, verifies per second over the ceiling. Floors: R >= 0.50 and
+verify p99 under 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import subprocess
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from common import VENV_BIN, admit_environment, admit_server, temporary_database
+from load import drive
+
+SESSIONS = 10_000
+PASSWORD = "bench-Correct-Horse-42"
+
+
+def make_sessions(database_url: str, count: int) -> list[str]:
+    """``count`` live sessions of one super-user, written straight to the database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = admit_environment(database_url, Path(tmp)) | {"ADMIT_SUPERUSER_PASSWORD": PASSWORD}
+        command = ["createsuperuser", "--username", "bench", "--email", "bench@example.com"]
+        subprocess.run([VENV_BIN / "admit", *command], env=env, check=True, capture_output=True)
+    tokens = ["zust" + secrets.token_hex(16) for _ in range(count)]
+    now = datetime.now(UTC)
+    with psycopg.connect(database_url) as conn:
+        user_pk = conn.execute("SELECT id FROM sso_user WHERE username_key = 'bench'").fetchone()[0]
+        columns = "ust_digest, user_id, app, created_at, expires_at, remote_addr, user_agent"
+        with conn.cursor().copy(f"COPY sso_session ({columns}) FROM STDIN") as copy:
+            for token in tokens:
+                digest = hashlib.sha256(token.encode()).hexdigest()
+                copy.write_row((digest, user_pk, "CRM", now, now + timedelta(hours=2), "", "bench"))
+    return tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="each measured phase")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--connections", type=int, default=0, help="default: 2 x workers")
+    args = parser.parse_args()
+    connections = args.connections or 2 * args.workers
+
+    with temporary_database() as database_url, admit_server(database_url, args.workers) as server:
+        tokens = make_sessions(database_url, SESSIONS)
+        verify = [
+            ("POST", "/zato/sso/user/session", {"current_ust": t, "target_ust": t}) for t in tokens
+        ]
+        health = [("GET", "/health", None)]
+        drive(server.port, verify[:500] + health, 2.0, connections)  # warm-up, unmeasured
+        before = drive(server.port, health, args.seconds, connections, '"ok"')
+        verified = drive(server.port, verify, args.seconds, connections, '"is_valid": true')
+        after = drive(server.port, health, args.seconds, connections, '"ok"')
+
+    ceiling = (before.rate + after.rate) / 2
+    ratio = verified.rate / ceiling if ceiling else 0.0
+    print(f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {connections}")
+    print(f"live sessions: {SESSIONS}")
+    print(before.line("ceiling before (GET /health)"))
+    print(verified.line("verify (POST /zato/sso/user/session)"))
+    print(after.line("ceiling after (GET /health)"))
+    for load in (before, verified, after):
+        if load.errors:
+            print(f"  error sample: {load.error_sample}")
+    print(f"verifies/s {verified.rate:.0f} vs ceiling {ceiling:.0f}/s")
+    print(f"floor ratio >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'} ({ratio:.2f})")
+    p99 = verified.p(0.99)
+    print(f"floor p99 < 20 ms: {'met' if p99 < 20 else 'NOT met'} ({p99:.1f} ms)")
+    print(f"ratio: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
