@@ -48,6 +48,7 @@ class Load:
 
 def _thread(
     port: int,
+    headers: dict[str, str],
     requests: list[Request],
     offset: int,
     deadline: float,
@@ -67,7 +68,7 @@ def _thread(
                 method,
                 path,
                 json.dumps(body) if body is not None else None,
-                {"Content-Type": "application/json"},
+                {"Content-Type": "application/json", **headers},
             )
             response = conn.getresponse()
             answer = response.read()
@@ -89,7 +90,13 @@ def _thread(
 
 
 def _run(
-    port: int, requests: list[Request], seconds: float, connections: int, expect: str, queue
+    port: int,
+    requests: list[Request],
+    seconds: float,
+    connections: int,
+    expect: str,
+    headers: dict[str, str],
+    queue,
 ) -> None:
     result, lock = Load(), threading.Lock()
     started = time.perf_counter()
@@ -97,7 +104,8 @@ def _run(
     step = max(1, len(requests) // connections)
     threads = [
         threading.Thread(
-            target=_thread, args=(port, requests, i * step, deadline, result, lock, expect)
+            target=_thread,
+            args=(port, headers, requests, i * step, deadline, result, lock, expect),
         )
         for i in range(connections)
     ]
@@ -110,11 +118,18 @@ def _run(
 
 
 def drive(
-    port: int, requests: list[Request], seconds: float, connections: int, expect: str = ""
+    port: int,
+    requests: list[Request],
+    seconds: float,
+    connections: int,
+    expect: str = "",
+    headers: dict[str, str] | None = None,
 ) -> Load:
     """Run the load from a separate process; ``expect`` must appear in every good answer."""
     queue = SPAWN.Queue()
-    process = SPAWN.Process(target=_run, args=(port, requests, seconds, connections, expect, queue))
+    process = SPAWN.Process(
+        target=_run, args=(port, requests, seconds, connections, expect, headers or {}, queue)
+    )
     process.start()
     result = queue.get(timeout=seconds + 120)
     process.join(timeout=30)

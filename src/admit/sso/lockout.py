@@ -22,12 +22,14 @@ def _state_key(username_key: str) -> str:
     return cache_key("login-pause", username_key)
 
 
-def ensure_not_paused(username_key: str) -> None:
+def ensure_not_paused(username_key: str) -> bool:
+    """Refuse while the username is paused; True when it has failures on record."""
     if not settings.ADMIT_POLICY.rate_limits.enabled:
-        return
+        return False
     state = cache.get(_state_key(username_key))
     if state and state["until"] > clock.now().timestamp():
         raise RateLimited(math.ceil(state["until"] - clock.now().timestamp()), "log-in paused")
+    return bool(state)
 
 
 def record_failure(username_key: str) -> None:

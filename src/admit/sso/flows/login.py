@@ -68,7 +68,8 @@ def login(request: LoginRequest, caller: Caller) -> LoginResult:
         attempt.refuse_if_throttled()
         user = attempt.authenticate()
         warnings = _check_account(user, request, caller, audit)
-        lockout.clear(attempt.username_key)
+        if attempt.failures_on_record:
+            lockout.clear(attempt.username_key)
         ust, session = open_session(user, request.current_app, caller, request.remote_addr)
         User.objects.filter(pk=user.pk).update(last_login=session.created_at, failed_logins=0)
         if warnings:
@@ -85,6 +86,7 @@ class _Attempt:
         self.audit = audit
         self.username_key = normalize_username(request.username)
         self.limits = settings.ADMIT_POLICY.rate_limits
+        self.failures_on_record = False
 
     def refuse_if_throttled(self) -> None:
         if self.caller.remote_ip:
@@ -93,7 +95,7 @@ class _Attempt:
                 self.caller.remote_ip,
                 self.limits.login_failures_per_address,
             )
-        lockout.ensure_not_paused(self.username_key)
+        self.failures_on_record = lockout.ensure_not_paused(self.username_key)
 
     def authenticate(self) -> User:
         user = User.objects.filter(username_key=self.username_key).first()

@@ -1,0 +1,84 @@
+"""Log-ins per second over HTTP, next to the raw Argon2id hash rate of the same machine.
+
+Run from the repository root:  .venv/bin/python bench/login.py [--seconds 15]
+
+``admit serve`` on a fresh PostgreSQL database with a few users; from a separate process,
+``POST /zato/sso/user/login`` with the right passwords for a fixed time. In the same run, the
+raw Argon2id hash rate (the service's parameters, one process per server worker) before and
+after. Every log-in costs one hash, so the hash rate is the ceiling. The last line is
+``ratio: R``, log-ins per second over the hash rate; the floor is R >= 0.80.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from common import VENV_BIN, admit_environment, admit_server, temporary_database
+from load import drive
+from signup import bench_policy, hash_rate
+
+USERS = 20
+PASSWORD = "bench-Correct-Horse-42"
+
+
+def make_users(database_url: str) -> list[str]:
+    """Super-users made with the CLI: confirmed, approved, allowed to log in."""
+    names = [f"bench{number}" for number in range(USERS)]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = admit_environment(database_url, Path(tmp)) | {"ADMIT_SUPERUSER_PASSWORD": PASSWORD}
+        for name in names:
+            command = ["createsuperuser", "--username", name, "--email", f"{name}@example.com"]
+            subprocess.run([VENV_BIN / "admit", *command], env=env, check=True, capture_output=True)
+    return names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="the measured load")
+    parser.add_argument("--hash-seconds", type=float, default=5.0, help="each hash measurement")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--connections", type=int, default=0, help="default: 2 x workers")
+    args = parser.parse_args()
+    connections = args.connections or 2 * args.workers
+    policy, policy_note = bench_policy()  # one client address: limits raised out of reach
+
+    with (
+        temporary_database() as database_url,
+        admit_server(database_url, args.workers, policy) as server,
+    ):
+        names = make_users(database_url)
+        logins = [
+            (
+                "POST",
+                "/zato/sso/user/login",
+                {"username": name, "password": PASSWORD, "current_app": "CRM"},
+            )
+            for name in names
+        ]
+        before = hash_rate(args.workers, args.hash_seconds, PASSWORD)
+        drive(server.port, logins, 2.0, connections)  # warm-up, unmeasured
+        measured = drive(server.port, logins, args.seconds, connections, '"ust"')
+        after = hash_rate(args.workers, args.hash_seconds, PASSWORD)
+
+    hashes = (before.per_second + after.per_second) / 2
+    ratio = measured.rate / hashes if hashes else 0.0
+    print(f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {connections}")
+    print(policy_note)
+    print(
+        f"argon2id hash rate ({args.workers} processes, m=19456 KiB t=2 p=1): {hashes:.1f}/s"
+        f" (before {before.per_second:.1f}, after {after.per_second:.1f})"
+    )
+    print(measured.line("log-ins (POST /zato/sso/user/login)"))
+    if measured.errors:
+        print(f"  error sample: {measured.error_sample}")
+    print(f"log-ins/s {measured.rate:.1f} vs hash rate {hashes:.1f}/s")
+    print(f"floor ratio >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'} ({ratio:.2f})")
+    print(f"ratio: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
