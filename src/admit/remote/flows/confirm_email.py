@@ -3,6 +3,8 @@ the remote user and hand back a fresh signed link."""
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
@@ -25,6 +27,7 @@ from admit.sso.models import normalize_email
 from admit.sso.rules import email_problems, operator_rules
 
 REMOTE_EMAIL = "remote_email"
+AccountT = TypeVar("AccountT", RemoteRealmUser, RemoteServerUser)
 
 
 def send_confirmation(identity: tokens.Identity, email: str, caller: Caller) -> None:
@@ -94,25 +97,20 @@ def confirm_email(key: str, caller: Caller) -> tokens.Identity:
 
 def _realm_user(preregistration: Preregistration) -> RemoteRealmUser:
     assert preregistration.user_uuid is not None  # realm pre-registrations carry the user's uuid
-    defaults = {
-        "email": preregistration.email,
-        "full_name": preregistration.full_name,
-        "date_joined": clock.now(),
-    }
-    try:
-        with transaction.atomic():
-            user, _ = RemoteRealmUser.objects.get_or_create(
-                realm=preregistration.realm, user_uuid=preregistration.user_uuid, defaults=defaults
-            )
-    except IntegrityError:  # the other link, clicked at the same moment, made it
-        user = RemoteRealmUser.objects.get(
-            realm=preregistration.realm, user_uuid=preregistration.user_uuid
-        )
-    return user
+    lookup = {"realm": preregistration.realm, "user_uuid": preregistration.user_uuid}
+    return _get_or_create_once(RemoteRealmUser, lookup, preregistration)
 
 
 def _server_user(preregistration: Preregistration) -> RemoteServerUser:
-    key = normalize_email(preregistration.email)
+    lookup = {"server": preregistration.server, "email_key": normalize_email(preregistration.email)}
+    return _get_or_create_once(RemoteServerUser, lookup, preregistration)
+
+
+def _get_or_create_once(
+    model: type[AccountT], lookup: dict[str, Any], preregistration: Preregistration
+) -> AccountT:
+    """The remote user, made once however many confirmation links are clicked, concurrently
+    or not: the unique constraint decides, and the loser reads the winner's row."""
     defaults = {
         "email": preregistration.email,
         "full_name": preregistration.full_name,
@@ -120,9 +118,6 @@ def _server_user(preregistration: Preregistration) -> RemoteServerUser:
     }
     try:
         with transaction.atomic():
-            user, _ = RemoteServerUser.objects.get_or_create(
-                server=preregistration.server, email_key=key, defaults=defaults
-            )
+            return model.objects.get_or_create(**lookup, defaults=defaults)[0]
     except IntegrityError:
-        user = RemoteServerUser.objects.get(server=preregistration.server, email_key=key)
-    return user
+        return model.objects.get(**lookup)

@@ -9,6 +9,7 @@ from admit.core import totp
 from admit.core.requests import caller_of
 from admit.sso import flows
 from admit.sso.api.common import ERRORS, ok, utc
+from admit.sso.flows.users import SEARCH_FIELDS
 from admit.sso.models import User
 from admit.sso.schemas import (
     CreatedOut,
@@ -85,18 +86,7 @@ def delete_user(request: HttpRequest, payload: UserIdIn) -> dict:
     "user/search", response={200: SearchOut, **ERRORS}, summary="Search users (super-user)"
 )
 def search(request: HttpRequest, payload: SearchIn) -> dict:
-    criteria = payload.model_dump(
-        include={
-            "user_id",
-            "username",
-            "email",
-            "display_name",
-            "first_name",
-            "middle_name",
-            "last_name",
-        },
-        exclude_none=True,
-    )
+    criteria = payload.model_dump(include=set(SEARCH_FIELDS), exclude_none=True)
     found = flows.search_users(
         payload.ust,
         criteria,
