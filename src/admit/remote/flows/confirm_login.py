@@ -36,13 +36,17 @@ class RegistrationDeactivated(AdmitError):
 
 def ensure_active(identity: tokens.Identity) -> None:
     """A link issued before its server (or realm) was deactivated logs no one in."""
-    server = RemoteServer.objects.filter(uuid=identity.server_uuid).first()
-    if server is None or server.deactivated:
-        raise RegistrationDeactivated()
     if identity.realm_uuid:
-        realm = RemoteRealm.objects.filter(uuid=identity.realm_uuid, server=server).first()
-        if realm is None or realm.deactivated:
-            raise RegistrationDeactivated()
+        active = RemoteRealm.objects.filter(
+            uuid=identity.realm_uuid,
+            server__uuid=identity.server_uuid,
+            deactivated=False,
+            server__deactivated=False,
+        )
+    else:
+        active = RemoteServer.objects.filter(uuid=identity.server_uuid, deactivated=False)
+    if not active.exists():
+        raise RegistrationDeactivated()
 
 
 def known_account(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUser | None:
