@@ -42,10 +42,10 @@ def ensure_active(identity: tokens.Identity) -> None:
             server__uuid=identity.server_uuid,
             deactivated=False,
             server__deactivated=False,
-        )
+        ).exists()
     else:
-        active = RemoteServer.objects.filter(uuid=identity.server_uuid, deactivated=False)
-    if not active.exists():
+        active = RemoteServer.objects.filter(uuid=identity.server_uuid, deactivated=False).exists()
+    if not active:
         raise RegistrationDeactivated()
 
 
