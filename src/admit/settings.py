@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "admit.confirmations",
     "admit.sso",
     "admit.remote",
+    "admit.console",
     "admit.web",
 ]
 

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from admit.api import api
 from admit.confirmations.views import confirm_page
@@ -20,5 +20,7 @@ urlpatterns = [
     path("portal/account/", remote.portal_page("account"), name="portal-account"),
     path("portal/deactivate/", remote.portal_page("deactivate"), name="portal-deactivate"),
     path("admin/", admin.site.urls),
+    path("console/", include("admit.console.urls")),
+    path("", include("admit.sso.urls")),
     path("", api.urls),
 ]

@@ -1,0 +1,251 @@
+"""What the console needs that the SSO flows lack: read-only queries for its pages, and one
+audited change (ending another user's sessions, which ``end_session`` cannot do without the
+session's token). Each takes the super-user's ``ust`` and checks it first, like the SSO flows.
+
+Candidates to move into ``admit.sso.flows`` (app filter for ``list_pending``, ending another
+user's sessions by id) once the API wants them too."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from uuid import UUID
+
+from django.db.models import Min, Q, QuerySet
+
+from admit.audit.log import audited
+from admit.audit.models import AuditEvent
+from admit.core import clock
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code
+from admit.remote.models import RemoteServer
+from admit.sso.flows.sessions import end_sessions_of, superuser_for
+from admit.sso.models import Session, User
+
+PendingStatus = Literal["to-approve", "to-confirm"]
+
+
+# ---- the queue ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Queue:
+    users: list[User]
+    total: int
+    to_confirm: int
+    to_approve: int
+    page: int
+    num_pages: int
+
+
+def _pending(status: str) -> QuerySet[User]:
+    waiting = User.objects.filter(approval_status=User.Approval.PENDING)
+    if status == "to-confirm":
+        return waiting.filter(confirmed_at__isnull=True)
+    if status == "to-approve":
+        return waiting.filter(confirmed_at__isnull=False)
+    return waiting
+
+
+def queue(ust: str, status: str, app: str, page: int, page_size: int = 50) -> Queue:
+    """Pending sign-ups, oldest first, optionally only those of one status and one app (the
+    app they signed up from or one in their ``app_list``). ``status`` "" means both."""
+    superuser_for(ust)
+    found = _pending(status).order_by("sign_up_time", "id")
+    if app:
+        # app_list is JSON: filtered here rather than with a lookup SQLite lacks.
+        wanted = [
+            pk
+            for pk, signup_app, app_list in found.values_list("pk", "signup_app", "app_list")
+            if signup_app == app or app in (app_list or [])
+        ]
+        found = found.filter(pk__in=wanted)
+    total = found.count()
+    num_pages = max(1, math.ceil(total / page_size))
+    page = min(max(page, 1), num_pages)
+    start = (page - 1) * page_size
+    return Queue(
+        users=list(found[start : start + page_size]),
+        total=total,
+        to_confirm=_pending("to-confirm").count(),
+        to_approve=_pending("to-approve").count(),
+        page=page,
+        num_pages=num_pages,
+    )
+
+
+# ---- the dashboard --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counts:
+    to_confirm: int
+    to_approve: int
+    users: int
+    live_sessions: int
+
+
+def counts(ust: str) -> Counts:
+    superuser_for(ust)
+    return Counts(
+        to_confirm=_pending("to-confirm").count(),
+        to_approve=_pending("to-approve").count(),
+        users=User.objects.count(),
+        live_sessions=Session.objects.filter(expires_at__gt=clock.now()).count(),
+    )
+
+
+FUNNEL_STEPS = (
+    ("signed-up", "Signed up", "signup"),
+    ("confirmed", "Confirmed", "signup.confirm"),
+    ("approved", "Approved", "signup.approve"),
+    ("first-login", "First log-in", "login"),
+)
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """``buckets[i]`` starts on ``starts[i]`` (UTC); ``series[step][i]`` counts people."""
+
+    starts: list[date]
+    by: Literal["day", "week"]
+    series: dict[str, list[int]] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, int]:
+        return {step: sum(values) for step, values in self.series.items()}
+
+    def rows(self) -> Iterator[tuple[date, list[int]]]:
+        for index, start in enumerate(self.starts):
+            yield start, [self.series[step][index] for step, _, _ in FUNNEL_STEPS]
+
+
+def funnel(ust: str, days: int = 30, by: Literal["day", "week"] = "day") -> Funnel:
+    """The sign-up funnel of the last ``days`` days (today included), from the audit log.
+
+    Each person counts once per step, on the day they first reached it: signed up (a
+    successful "signup" that made an account), confirmed, approved, and their first
+    successful log-in ever (a log-in before the window is not a first log-in in it)."""
+    superuser_for(ust)
+    today = clock.now().date()
+    first_day = today - timedelta(days=days - 1)
+    since = datetime.combine(first_day, time.min, tzinfo=UTC)
+    step_days = 7 if by == "week" else 1
+    starts = [first_day + timedelta(days=n) for n in range(0, days, step_days)]
+
+    def bucket(moment: datetime) -> int:
+        return (moment.date() - first_day).days // step_days
+
+    reached: dict[str, dict[str, datetime]] = defaultdict(dict)
+    ok = AuditEvent.objects.filter(outcome=AuditEvent.Outcome.OK).exclude(target_user_id="")
+    for event, user_id, moment in (
+        ok.filter(event__in=["signup", "signup.confirm", "signup.approve"], created_at__gte=since)
+        .order_by("created_at", "id")
+        .values_list("event", "target_user_id", "created_at")
+    ):
+        reached[event].setdefault(user_id, moment)
+    for user_id, first in (
+        ok.filter(event="login")
+        .values("target_user_id")
+        .annotate(first=Min("created_at"))
+        .filter(first__gte=since)
+        .values_list("target_user_id", "first")
+    ):
+        reached["login"][user_id] = first
+    series = {}
+    for step, _, event in FUNNEL_STEPS:
+        values = [0] * len(starts)
+        for moment in reached[event].values():
+            index = bucket(moment)
+            if 0 <= index < len(values):
+                values[index] += 1
+        series[step] = values
+    return Funnel(starts=starts, by=by, series=series)
+
+
+# ---- users' sessions ------------------------------------------------------------------------
+
+
+def end_user_sessions(ust: str, user_id: str, caller: Caller, session_id: int | None = None) -> int:
+    """A super-user ends one session of a user (by its id) or all of them; audited as
+    "session.end" or "session.end_all". Returns how many ended."""
+    event = "session.end" if session_id is not None else "session.end_all"
+    with audited(event, caller) as audit:
+        admin = superuser_for(ust)
+        audit.actor_user_id = admin.user_id
+        audit.target_user_id = user_id[:32]
+        user = User.objects.filter(user_id=user_id).first()
+        if user is None:
+            raise AdmitError(Code.NOT_ALLOWED, "no such user")
+        if session_id is None:
+            ended = end_sessions_of(user)
+        else:
+            ended = (
+                Session.objects.filter(user=user, pk=session_id).delete()[1].get("sso.Session", 0)
+            )
+            if not ended:
+                raise AdmitError(Code.NO_SUCH_SESSION, "no such session of this user")
+        audit.extra_data["ended"] = ended
+        return ended
+
+
+# ---- remote servers -------------------------------------------------------------------------
+
+
+def remote_servers(ust: str) -> list[RemoteServer]:
+    superuser_for(ust)
+    return list(RemoteServer.objects.order_by("hostname", "id").prefetch_related("realms", "users"))
+
+
+def remote_server(ust: str, uuid: UUID) -> tuple[RemoteServer, list[AuditEvent]]:
+    superuser_for(ust)
+    server = (
+        RemoteServer.objects.filter(uuid=uuid)
+        .prefetch_related("realms__users", "users", "preregistrations")
+        .first()
+    )
+    if server is None:
+        raise AdmitError(Code.NOT_ALLOWED, "no such remote server")
+    events = list(AuditEvent.objects.filter(remote_server_uuid=uuid)[:50])
+    return server, events
+
+
+# ---- the audit log --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    user_id: str = ""
+    app: str = ""
+    event: str = ""
+    outcome: str = ""
+    since: date | None = None
+    until: date | None = None  # included
+
+
+def audit_events(ust: str, where: AuditFilter) -> QuerySet[AuditEvent]:
+    """Newest first. ``user_id`` matches the actor or the target."""
+    superuser_for(ust)
+    found = AuditEvent.objects.all()
+    if where.user_id:
+        found = found.filter(Q(actor_user_id=where.user_id) | Q(target_user_id=where.user_id))
+    if where.app:
+        found = found.filter(app=where.app)
+    if where.event:
+        found = found.filter(event=where.event)
+    if where.outcome:
+        found = found.filter(outcome=where.outcome)
+    if where.since:
+        found = found.filter(created_at__gte=datetime.combine(where.since, time.min, tzinfo=UTC))
+    if where.until:
+        after = datetime.combine(where.until + timedelta(days=1), time.min, tzinfo=UTC)
+        found = found.filter(created_at__lt=after)
+    return found.order_by("-created_at", "-id")
+
+
+def audit_event_names(ust: str) -> list[str]:
+    superuser_for(ust)
+    return sorted(set(AuditEvent.objects.values_list("event", flat=True).distinct()))

@@ -1,0 +1,148 @@
+"""The console's forms, and the flows' error codes in plain words."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from admit.core.errors import AdmitError, Code
+
+PLAIN_WORDS: dict[str, str] = {
+    Code.USERNAME_INVALID: "That username is not allowed.",
+    Code.USERNAME_EXISTS: "That username is taken.",
+    Code.USERNAME_TOO_LONG: "That username is too long.",
+    Code.USERNAME_HAS_WHITESPACE: "A username cannot contain spaces.",
+    Code.EMAIL_INVALID: "That e-mail address is not valid or not allowed.",
+    Code.EMAIL_EXISTS: "That e-mail address already has an account.",
+    Code.EMAIL_TOO_LONG: "That e-mail address is too long.",
+    Code.EMAIL_HAS_WHITESPACE: "An e-mail address cannot contain spaces.",
+    Code.EMAIL_MISSING: "An e-mail address is required.",
+    Code.PASSWORD_COMMON: "That password is too common.",
+    Code.PASSWORD_TOO_SHORT: "That password is too short.",
+    Code.PASSWORD_TOO_LONG: "That password is too long.",
+    Code.NOT_ALLOWED: "Not allowed: the user may no longer exist, or the change is refused.",
+    Code.USER_LOCKED: "The account is locked.",
+    Code.USER_NOT_CONFIRMED: "Not confirmed yet: the person has not confirmed their e-mail.",
+    Code.USER_NOT_APPROVED: "The account is not approved yet.",
+    Code.SUPERUSER_REQUIRED: "Only super-users may do this.",
+    Code.NO_SUCH_SESSION: "That session does not exist any more.",
+    Code.SESSION_EXPIRED: "Your session has expired; please log in again.",
+    Code.INPUT_INVALID: "Some input is not valid.",
+    Code.INPUT_MISSING: "Some input is missing.",
+}
+
+# Which form field a code is about, so the create-user form shows it next to that field.
+FIELD_OF = {
+    "E001": "username",
+    "E002": "email",
+    "E003": "password",
+}
+
+
+def plain(error: AdmitError) -> str:
+    """The error in words an operator reads, the codes after them for a support request."""
+    codes = error.shown or error.codes
+    words = " ".join(dict.fromkeys(PLAIN_WORDS.get(code, error.message) for code in codes))
+    return f"{words} ({', '.join(codes)})"
+
+
+def app_choices(empty: str) -> list[tuple[str, str]]:
+    return [("", empty)] + [(app, app) for app in settings.ADMIT_POLICY.apps.all]
+
+
+class QueueFilter(forms.Form):
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "All pending"), ("to-confirm", "To confirm"), ("to-approve", "To approve")],
+    )
+    app = forms.ChoiceField(required=False, label="App")
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["app"].choices = app_choices("All apps")  # type: ignore[attr-defined]
+
+
+class QueueAction(forms.Form):
+    action = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    user_id = forms.CharField(max_length=32, required=False)
+    reason = forms.CharField(max_length=500, required=False)
+
+    def user_ids(self) -> list[str]:
+        """The one user of a row's button, or the ticked boxes of a bulk action (at most
+        100; the flows refuse ids that are not pending sign-ups)."""
+        one = self.cleaned_data.get("user_id")
+        if one:
+            return [one]
+        selected = self.data.getlist("selected")  # type: ignore[attr-defined]
+        return [value[:32] for value in selected if value][:100]
+
+
+SEARCH_FIELDS = [
+    ("username", "Username"),
+    ("email", "E-mail"),
+    ("display_name", "Display name"),
+    ("user_id", "User id"),
+    ("last_name", "Last name"),
+]
+
+
+class UserSearch(forms.Form):
+    q = forms.CharField(required=False, max_length=254, label="Search")
+    field = forms.ChoiceField(required=False, choices=SEARCH_FIELDS, label="in")
+    approval = forms.ChoiceField(
+        required=False,
+        label="Approval",
+        choices=[("", "Any"), ("pending", "Pending"), ("approved", "Approved")],
+    )
+    page = forms.IntegerField(required=False, min_value=1)
+
+
+class NewUserForm(forms.Form):
+    username = forms.CharField(max_length=128)
+    email = forms.CharField(max_length=254, label="E-mail")
+    password = forms.CharField(max_length=256, widget=forms.PasswordInput(render_value=True))
+    display_name = forms.CharField(max_length=256, required=False)
+    auto_approve = forms.BooleanField(required=False, initial=True, label="Approve at once")
+    password_must_change = forms.BooleanField(
+        required=False, label="Must change the password at first log-in"
+    )
+    is_superuser = forms.BooleanField(required=False, label="Super-user")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.label_suffix = ""
+        self.fields["username"].widget.attrs["autocomplete"] = "off"
+        self.fields["email"].widget.attrs["autocomplete"] = "off"
+        self.fields["password"].widget.attrs["autocomplete"] = "new-password"
+
+    def add_flow_error(self, error: AdmitError) -> None:
+        codes = error.shown or error.codes
+        placed = False
+        for code in codes:
+            name = FIELD_OF.get(code[:4])
+            if name:
+                self.add_error(name, PLAIN_WORDS.get(code, error.message))
+                placed = True
+        if not placed:
+            self.add_error(None, plain(error))
+
+
+class AuditFilterForm(forms.Form):
+    user_id = forms.CharField(required=False, max_length=32, label="User id")
+    app = forms.ChoiceField(required=False, label="App")
+    event = forms.ChoiceField(required=False, label="Event")
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any"), ("ok", "ok"), ("error", "error")]
+    )
+    since = forms.DateField(required=False, label="From (UTC date)")
+    until = forms.DateField(required=False, label="To (UTC date)")
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, *args: object, events: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.label_suffix = ""
+        self.fields["app"].choices = app_choices("All apps")  # type: ignore[attr-defined]
+        self.fields["event"].choices = [("", "All events")] + [(e, e) for e in events]  # type: ignore[attr-defined]
+        for name in ("since", "until"):
+            self.fields[name].widget.input_type = "date"  # type: ignore[attr-defined]

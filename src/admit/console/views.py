@@ -1,0 +1,376 @@
+"""The console's pages: each parses a form, calls a flow, and renders its result or its
+error in plain words. Changes are POSTs (CSRF-checked) that redirect back (post/redirect/get);
+the flows audit them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Literal
+from urllib.parse import urlencode
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from admit.console import flows as console
+from admit.console.chart import funnel_chart
+from admit.console.forms import (
+    AuditFilterForm,
+    NewUserForm,
+    QueueAction,
+    QueueFilter,
+    UserSearch,
+    plain,
+)
+from admit.core.errors import AdmitError, Code
+from admit.core.requests import caller_of
+from admit.sso import flows
+
+SESSION_KEY = "admit_ust"
+View = Callable[..., HttpResponseBase]
+
+
+def superuser_only(view: View) -> View:
+    """Lets in a web session that holds a live super-user's ``ust``: anyone else is sent to
+    log in, and a logged-in person who is not a super-user gets a 403 page."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        ust = request.session.get(SESSION_KEY, "")
+        if not isinstance(ust, str) or not ust:
+            return _to_login(request)
+        try:
+            admin = flows.superuser_for(ust)
+        except AdmitError as error:
+            if Code.SUPERUSER_REQUIRED in error.codes:
+                return render(request, "console/forbidden.html", status=403)
+            return _to_login(request)
+        request.console_ust = ust  # type: ignore[attr-defined]
+        request.console_admin = admin  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def _to_login(request: HttpRequest) -> HttpResponse:
+    return redirect("/login/?" + urlencode({"next": request.get_full_path()}))
+
+
+def _ust(request: HttpRequest) -> str:
+    return request.console_ust  # type: ignore[attr-defined,no-any-return]
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    """Back to the page the form was on (its path and query), never off this site."""
+    back = request.POST.get("back", "")
+    if back.startswith("/console/") and "//" not in back and "\\" not in back:
+        return redirect(back)
+    return redirect(default)
+
+
+# ---- dashboard ------------------------------------------------------------------------------
+
+
+@superuser_only
+def dashboard(request: HttpRequest) -> HttpResponse:
+    by: Literal["day", "week"] = "week" if request.GET.get("by") == "week" else "day"
+    funnel = console.funnel(_ust(request), days=30, by=by)
+    return render(
+        request,
+        "console/dashboard.html",
+        {
+            "section": "dashboard",
+            "counts": console.counts(_ust(request)),
+            "funnel": funnel,
+            "chart": funnel_chart(funnel),
+            "steps": console.FUNNEL_STEPS,
+            "by": by,
+        },
+    )
+
+
+# ---- the approval queue ---------------------------------------------------------------------
+
+
+@superuser_only
+@require_http_methods(["GET", "POST"])
+def queue(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _queue_action(request)
+    form = QueueFilter(request.GET)
+    where = form.cleaned_data if form.is_valid() else {}
+    found = console.queue(
+        _ust(request), where.get("status") or "", where.get("app") or "", where.get("page") or 1
+    )
+    query = {k: v for k, v in (("status", where.get("status")), ("app", where.get("app"))) if v}
+    return render(
+        request,
+        "console/queue.html",
+        {
+            "section": "queue",
+            "form": form,
+            "queue": found,
+            "query": urlencode(query),
+            "back": request.get_full_path(),
+        },
+    )
+
+
+def _queue_action(request: HttpRequest) -> HttpResponse:
+    form = QueueAction(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose approve or reject.")
+        return _back(request, "/console/queue/")
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
+    user_ids = form.user_ids()
+    if not user_ids:
+        messages.error(request, "Tick at least one sign-up first.")
+        return _back(request, "/console/queue/")
+    ust, caller = _ust(request), caller_of(request)
+    done = []
+    for user_id in user_ids:
+        name = _name_of(ust, user_id)
+        try:
+            if action == "approve":
+                flows.approve(user_id, ust, caller)
+            else:
+                flows.reject(user_id, reason, ust, caller)
+        except AdmitError as error:
+            messages.error(request, f"Could not {action} {name}: {plain(error)}")
+        else:
+            done.append(name)
+    if done:
+        verb = "Approved" if action == "approve" else "Rejected"
+        tail = " They get an e-mail." if len(done) == 1 else " Each gets an e-mail."
+        messages.success(request, f"{verb} {', '.join(done)}.{tail}")
+    return _back(request, "/console/queue/")
+
+
+def _name_of(ust: str, user_id: str) -> str:
+    try:
+        return flows.get_user(ust, user_id).username
+    except AdmitError:
+        return user_id
+
+
+# ---- users ----------------------------------------------------------------------------------
+
+
+@superuser_only
+def users(request: HttpRequest) -> HttpResponse:
+    form = UserSearch(request.GET)
+    where = form.cleaned_data if form.is_valid() else {}
+    criteria = {where.get("field") or "username": where["q"]} if where.get("q") else {}
+    page = flows.search_users(
+        _ust(request),
+        criteria,
+        "contains",
+        where.get("page") or 1,
+        50,
+        approval_status=where.get("approval") or "",
+    )
+    query = {k: where.get(k) for k in ("q", "field", "approval") if where.get(k)}
+    return render(
+        request,
+        "console/users.html",
+        {"section": "users", "form": form, "page": page, "query": urlencode(query)},
+    )
+
+
+@superuser_only
+@require_http_methods(["GET", "POST"])
+def user_new(request: HttpRequest) -> HttpResponse:
+    form = NewUserForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        new = flows.NewUser(
+            username=data["username"],
+            email=data["email"],
+            password=data["password"],
+            display_name=data["display_name"],
+            is_superuser=data["is_superuser"],
+            auto_approve=data["auto_approve"],
+            password_must_change=data["password_must_change"],
+        )
+        try:
+            user = flows.create_user(_ust(request), new, caller_of(request))
+        except AdmitError as error:
+            form.add_flow_error(error)
+        else:
+            messages.success(request, f"Created {user.username}.")
+            return redirect("console:user", user_id=user.user_id)
+    return render(request, "console/user_new.html", {"section": "users", "form": form})
+
+
+@superuser_only
+def user(request: HttpRequest, user_id: str) -> HttpResponse:
+    ust = _ust(request)
+    try:
+        person = flows.get_user(ust, user_id)
+        sessions = flows.list_sessions(ust, user_id)
+    except AdmitError as error:
+        return render(
+            request,
+            "console/missing.html",
+            {"section": "users", "what": "user", "error": plain(error)},
+            status=404,
+        )
+    return render(
+        request,
+        "console/user.html",
+        {
+            "section": "users",
+            "person": person,
+            "sessions": sessions,
+            "is_self": person.pk == request.console_admin.pk,  # type: ignore[attr-defined]
+        },
+    )
+
+
+@superuser_only
+@require_POST
+def user_lock(request: HttpRequest, user_id: str) -> HttpResponse:
+    locked = request.POST.get("locked") == "1"
+    try:
+        flows.set_lock(_ust(request), user_id, locked, caller_of(request))
+    except AdmitError as error:
+        messages.error(request, plain(error))
+    else:
+        messages.success(
+            request, "Locked; every session of the user ended." if locked else "Unlocked."
+        )
+    return redirect("console:user", user_id=user_id)
+
+
+@superuser_only
+@require_POST
+def user_sessions_end(request: HttpRequest, user_id: str) -> HttpResponse:
+    raw = request.POST.get("session", "")
+    session_id = int(raw) if raw.isdigit() else None
+    if raw and session_id is None:
+        messages.error(request, "No such session.")
+        return redirect("console:user", user_id=user_id)
+    try:
+        ended = console.end_user_sessions(
+            _ust(request), user_id, caller_of(request), session_id=session_id
+        )
+    except AdmitError as error:
+        messages.error(request, plain(error))
+    else:
+        messages.success(request, f"Ended {ended} session{'s' if ended != 1 else ''}.")
+    return redirect("console:user", user_id=user_id)
+
+
+# ---- remote servers -------------------------------------------------------------------------
+
+
+@superuser_only
+def remote(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "console/remote.html",
+        {"section": "remote", "servers": console.remote_servers(_ust(request))},
+    )
+
+
+@superuser_only
+def remote_server(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    try:
+        server, events = console.remote_server(_ust(request), uuid)
+    except AdmitError as error:
+        return render(
+            request,
+            "console/missing.html",
+            {"section": "remote", "what": "remote server", "error": plain(error)},
+            status=404,
+        )
+    return render(
+        request,
+        "console/remote_server.html",
+        {"section": "remote", "server": server, "events": events},
+    )
+
+
+# ---- the audit log --------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "created_at",
+    "event",
+    "outcome",
+    "error_codes",
+    "actor_user_id",
+    "target_user_id",
+    "remote_ip",
+    "app",
+    "cid",
+    "remote_server_uuid",
+    "remote_realm_uuid",
+    "extra_data",
+)
+
+
+@superuser_only
+def audit(request: HttpRequest) -> HttpResponseBase:
+    ust = _ust(request)
+    form = AuditFilterForm(request.GET, events=console.audit_event_names(ust))
+    if request.GET and not form.is_valid():
+        return render(
+            request,
+            "console/audit.html",
+            {"section": "audit", "form": form, "page": None, "query": ""},
+            status=400,
+        )
+    data = form.cleaned_data if form.is_valid() else {}
+    where = console.AuditFilter(
+        user_id=data.get("user_id") or "",
+        app=data.get("app") or "",
+        event=data.get("event") or "",
+        outcome=data.get("outcome") or "",
+        since=data.get("since"),
+        until=data.get("until"),
+    )
+    events = console.audit_events(ust, where)
+    if request.GET.get("format") == "csv":
+        return _csv(events)
+    keep = ("user_id", "app", "event", "outcome", "since", "until")
+    query = urlencode({k: request.GET[k] for k in keep if request.GET.get(k)})
+    page = Paginator(events, 50).get_page(data.get("page") or 1)
+    return render(
+        request,
+        "console/audit.html",
+        {"section": "audit", "form": form, "page": page, "query": query},
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    if isinstance(value, dict):
+        text = json.dumps(value, sort_keys=True)
+    # A spreadsheet would run a cell that starts like a formula: make it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv(events: Any) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def rows() -> Any:
+        yield writer.writerow(CSV_COLUMNS)
+        for event in events.iterator(chunk_size=500):
+            values = [getattr(event, column) for column in CSV_COLUMNS]
+            values[0] = event.created_at.isoformat()
+            yield writer.writerow([_cell(value) for value in values])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="admit-audit.csv"'
+    return response
