@@ -1,6 +1,6 @@
 """The pages for people in real Chromium, against a real ``admit serve``: sign up, read the
-confirmation e-mail from the SMTP server, confirm, get approved (through the API: the console
-has its own tests), log in, see "my sessions" and end the other one.
+confirmation e-mail from the SMTP server, confirm, a super-user approves in the console (in a
+browser of their own), log in, see "my sessions" and end the other one.
 
 Screenshots of each page land in tests/e2e/artifacts/<test name>/ (not committed)."""
 
@@ -17,8 +17,10 @@ pytestmark = pytest.mark.e2e
 BOSS_PASSWORD = "Correct-Horse-Battery-42"
 
 
-def approve(live, username: str) -> None:
-    """The super-user approves the sign-up through the JSON API, over HTTP."""
+def approve_in_console(browser, live, username: str, screenshot) -> None:
+    """A super-user, in a browser of their own, approves the sign-up in the console."""
+    from playwright.sync_api import expect
+
     made = live.run(
         "createsuperuser",
         "--username",
@@ -28,20 +30,21 @@ def approve(live, username: str) -> None:
         extra_env={"ADMIT_SUPERUSER_PASSWORD": BOSS_PASSWORD},
     )
     assert made.returncode == 0, made.stderr
-    status, _, answer = live.call(
-        "POST",
-        "/zato/sso/user/login",
-        {"username": "boss", "password": BOSS_PASSWORD, "current_app": "CRM"},
-    )
-    assert status == 200, answer
-    ust = answer["ust"]
-    status, _, pending = live.call("GET", f"/zato/sso/user/signup?status=to-approve&ust={ust}")
-    assert status == 200, pending
-    (user,) = [row for row in pending if row["username"] == username]
-    status, _, answer = live.call(
-        "POST", "/zato/sso/user/signup/approve", {"user_id": user["user_id"], "ust": ust}
-    )
-    assert status == 200, answer
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context.set_default_timeout(20_000)
+    console = context.new_page()
+    try:
+        console.goto(live.url + "/console/queue/")
+        console.wait_for_url(re.compile(re.escape(live.url) + r"/login/\?next="))
+        console.get_by_label("Username").fill("boss")
+        console.get_by_label("Password").fill(BOSS_PASSWORD)
+        console.get_by_role("button", name="Log in").click()
+        console.wait_for_url(live.url + "/console/queue/")
+        console.get_by_role("button", name=f"Approve {username}").click()
+        expect(console.locator(".notice.success")).to_contain_text(f"Approved {username}.")
+        screenshot(console, "06b-console-approved")
+    finally:
+        context.close()
 
 
 def log_in(page, admit: str, username: str) -> None:
@@ -103,7 +106,7 @@ def test_sign_up_confirm_log_in_and_end_a_session(
     expect(page.get_by_label("Username")).to_have_value("ada")
     screenshot(page, "06-login-not-approved")
 
-    approve(live_admit_smtp, "ada")
+    approve_in_console(browser, live_admit_smtp, "ada", screenshot)
 
     # Log in twice, from two browsers (two contexts: two cookie jars).
     log_in(page, admit, "ada")
