@@ -131,3 +131,11 @@ def test_a_host_django_refuses_still_gets_the_envelope(db, settings):
         "/zato/sso/user/signup", "{}", content_type="application/json"
     )
     envelope(response, 400, "E008002")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_json_nested_too_deeply_is_input_invalid(api, method):
+    body = envelope(api.call(method, SIGNUP, raw=b"[" * 60000), 400, "E008002")
+    assert body["details"] == [{"field": "body", "problem": "nested too deeply"}]
+    deep_object = b'{"a":' * 10000 + b"1" + b"}" * 10000
+    envelope(api.call("POST", SIGNUP, raw=deep_object), 400, "E008002")

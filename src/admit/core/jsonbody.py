@@ -60,16 +60,22 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InputError(Code.INPUT_INVALID, "request body is not UTF-8") from exc
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
         try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
             document = json.loads(_drop_trailing_commas(text))
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                Code.INPUT_INVALID,
-                "request body is not valid JSON",
-                [{"field": "body", "problem": f"not valid JSON: {exc.msg} at line {exc.lineno}"}],
-            ) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            Code.INPUT_INVALID,
+            "request body is not valid JSON",
+            [{"field": "body", "problem": f"not valid JSON: {exc.msg} at line {exc.lineno}"}],
+        ) from exc
+    except RecursionError as exc:
+        raise InputError(
+            Code.INPUT_INVALID,
+            "request body is nested too deeply",
+            [{"field": "body", "problem": "nested too deeply"}],
+        ) from exc
     if not isinstance(document, dict):
         raise InputError(
             Code.INPUT_INVALID,
