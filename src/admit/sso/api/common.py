@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from admit.sso.schemas import ErrorOut
 
-ERRORS = {400: ErrorOut, 403: ErrorOut, 429: ErrorOut}
+ERRORS = {400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 429: ErrorOut}
 
 
 def ok(request: HttpRequest, **fields: object) -> dict[str, object]:
