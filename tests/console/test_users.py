@@ -120,9 +120,9 @@ def test_create_shows_the_flows_errors_by_the_fields(console, admin_ust):
     response = console.post("/console/users/new/", short)
     text = response.content.decode()
     assert response.status_code == 200
-    assert 'id="id_password-error">That password is too short.' in text
+    assert 'id="id_password_error"><p class="field-error">That password is too short.' in text
     assert 'value="new@example.com"' in text  # what was typed is kept
     taken = {"username": "alice", "email": "new@example.com", "password": GOOD_PASSWORD}
     text = console.post("/console/users/new/", taken).content.decode()
-    assert 'id="id_username-error">That username is taken.' in text
+    assert 'id="id_username_error"><p class="field-error">That username is taken.' in text
     assert not User.objects.filter(email="new@example.com").exists()
