@@ -157,7 +157,7 @@ def test_unknown_or_malformed_confirmation_key(client, key):
     assert b"Traceback" not in response.content
 
 
-def test_rate_limit_per_address(client, server, policy):
+def test_rate_limit_per_address(client, server, policy, clock):
     policy(remote={"confirmation_emails_per_address": (2, 3600)})
     path = login_path(client, server)
     assert client.post(path, {"email": "ada@chat.example.com"}).status_code == 200
@@ -172,7 +172,7 @@ def test_rate_limit_per_address(client, server, policy):
     assert OutgoingEmail.objects.count() == 3
 
 
-def test_rate_limit_per_server(client, server, policy):
+def test_rate_limit_per_server(client, server, policy, clock):
     policy(remote={"confirmation_emails_per_server": (2, 3600)})
     path = login_path(client, server)
     for number in range(2):
@@ -186,7 +186,7 @@ def test_rate_limit_per_server(client, server, policy):
     assert [row.outcome for row in rows] == ["ok", "ok", "error"]
 
 
-def test_bad_addresses_count_against_the_limit(client, server, policy):
+def test_bad_addresses_count_against_the_limit(client, server, policy, clock):
     policy(remote={"confirmation_emails_per_address": (2, 3600)})
     path = login_path(client, server)
     assert client.post(path, {"email": "nope"}).status_code == 400

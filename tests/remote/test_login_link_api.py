@@ -230,7 +230,7 @@ def test_body_that_is_not_json_is_400(client, server):
     assert_envelope(response, 400)
 
 
-def test_rate_limit_per_server_is_429_with_retry_after(client, server, policy):
+def test_rate_limit_per_server_is_429_with_retry_after(client, server, policy, clock):
     policy(remote={"link_requests_per_server": (2, 60)})
     assert request_link(client, server).status_code == 200
     assert request_link(client, server).status_code == 200

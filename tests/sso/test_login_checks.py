@@ -356,7 +356,7 @@ def test_the_pause_never_exceeds_lockout_max_seconds(api, member, clock, policy)
     assert api.post(LOGIN, credentials())["Retry-After"] == "250"
 
 
-def test_an_unknown_username_is_paused_exactly_like_a_known_one(api, member):
+def test_an_unknown_username_is_paused_exactly_like_a_known_one(api, member, clock):
     # From two addresses, so that the per-address limit (10 a minute) plays no part.
     other = ApiClient()
     other.client.defaults["REMOTE_ADDR"] = "10.99.0.2"
@@ -368,7 +368,7 @@ def test_an_unknown_username_is_paused_exactly_like_a_known_one(api, member):
     assert set(known[5].json()) == set(unknown[5].json())
 
 
-def test_pause_is_per_username(api, member, db):
+def test_pause_is_per_username(api, member, db, clock):
     make_user("user2")
     for _ in range(5):
         fail(api, "user1")
@@ -376,7 +376,7 @@ def test_pause_is_per_username(api, member, db):
     assert api.post(LOGIN, credentials(username="user2")).status_code == 200
 
 
-def test_pause_counts_the_normalised_username(api, member):
+def test_pause_counts_the_normalised_username(api, member, clock):
     for name in ("user1", "USER1", "User1", "uSeR1", "user1"):
         fail(api, name)
     assert api.post(LOGIN, credentials()).status_code == 429
@@ -401,7 +401,7 @@ def test_wrong_totp_codes_count_as_failures(api, member, clock):
     assert api.post(LOGIN, credentials(totp_code=good)).status_code == 429
 
 
-def test_ten_failures_a_minute_from_one_address_then_429(api, member):
+def test_ten_failures_a_minute_from_one_address_then_429(api, member, clock):
     for number in range(10):
         assert fail(api, f"ghost{number}").status_code == 403
     blocked = api.post(LOGIN, credentials())

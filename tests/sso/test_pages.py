@@ -253,7 +253,7 @@ def test_an_unconfirmed_or_unapproved_account_is_told_what_to_do(db):
     assert "waiting for approval" in text(page)
 
 
-def test_too_many_failures_say_when_to_try_again(alice, policy):
+def test_too_many_failures_say_when_to_try_again(alice, policy, clock):
     policy(rate_limits={"login_failures_per_address": (2, 600)})
     client = Client()
     log_in(client, password="wrong 1")

@@ -92,7 +92,9 @@ def test_a_wrong_old_password_changes_nothing(api, alice, alice_ust, old):
     assert AuditEvent.objects.get(event="user.password").error_codes == "E005001"
 
 
-def test_guessing_the_old_password_through_a_session_pauses_like_log_in(api, alice, alice_ust):
+def test_guessing_the_old_password_through_a_session_pauses_like_log_in(
+    api, alice, alice_ust, clock
+):
     for _ in range(5):
         refused(change(api, alice_ust, old_password="guess", new_password=NEW_PASSWORD), "E005001")
     paused = change(api, alice_ust, old_password=GOOD_PASSWORD, new_password=NEW_PASSWORD)

@@ -346,20 +346,20 @@ def test_the_sixth_request_for_one_account_within_an_hour_is_refused(api, alice,
     assert ask(api, "alice").status_code == 200
 
 
-def test_the_account_limit_counts_the_account_however_it_is_named(api, alice):
+def test_the_account_limit_counts_the_account_however_it_is_named(api, alice, clock):
     for credential in ("alice", "alice@example.com", "ALICE", "Alice@Example.com", "alice"):
         assert ask(api, credential).status_code == 200
     assert ask(api, "alice@example.com").status_code == 429
     assert OutgoingEmail.objects.filter(template="password_reset").count() == 5
 
 
-def test_an_unknown_account_is_limited_just_the_same(api, db):
+def test_an_unknown_account_is_limited_just_the_same(api, db, clock):
     for _ in range(5):
         assert ask(api, "nobody").status_code == 200
     assert ask(api, "nobody").status_code == 429
 
 
-def test_the_per_address_limit(api, admin_ust, alice, policy):
+def test_the_per_address_limit(api, admin_ust, alice, policy, clock):
     policy(rate_limits={"emails_per_address": (3, 60)})
     for credential in ("alice", "bob", "carol"):
         assert ask(api, credential).status_code == 200
@@ -367,7 +367,7 @@ def test_the_per_address_limit(api, admin_ust, alice, policy):
     assert limited.status_code == 429 and limited["Retry-After"]
 
 
-def test_the_limit_is_configurable(api, alice, policy):
+def test_the_limit_is_configurable(api, alice, policy, clock):
     policy(rate_limits={"emails_per_account": (2, 3600)})
     assert ask(api, "alice").status_code == ask(api, "alice").status_code == 200
     assert ask(api, "alice").status_code == 429

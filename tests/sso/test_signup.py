@@ -253,7 +253,7 @@ def test_failed_signup_is_audited_with_its_codes(api):
     assert "password" not in str(row.extra_data).lower()
 
 
-def test_refused_signups_count_towards_the_address_limit(api, policy):
+def test_refused_signups_count_towards_the_address_limit(api, policy, clock):
     policy(rate_limits={"signups_per_address": (3, 60)})
     api.post(SIGNUP, signup_body())
     for _ in range(2):

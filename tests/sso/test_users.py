@@ -613,7 +613,9 @@ def test_locking_an_unknown_user(api, admin_ust):
     refused(api.post(LOCK, {"ust": admin_ust, "user_id": "zusrnobody"}), "E005001")
 
 
-def test_unlocking_lifts_the_pause_of_an_account_locked_by_failures(api, admin_ust, alice, policy):
+def test_unlocking_lifts_the_pause_of_an_account_locked_by_failures(
+    api, admin_ust, alice, policy, clock
+):
     policy(login={"lockout_after": 5, "max_consecutive_failures": 5})
     for _ in range(5):
         refused(log_in(api, "alice", "wrong guess"), "E005001")
