@@ -8,7 +8,6 @@ no live secret.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 
@@ -27,10 +26,6 @@ def is_secret_shaped(value: str, prefix: str) -> bool:
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def same_digest(secret: str, stored_digest: str) -> bool:
-    return hmac.compare_digest(digest(secret), stored_digest)
 
 
 def new_public_id(prefix: str, length: int = 20) -> str:
