@@ -94,6 +94,21 @@ def admin_ust(superuser) -> str:
     return login(LoginRequest("boss", ADMIN_PASSWORD, "CRM"), Caller()).ust
 
 
+def make_user(api: ApiClient, admin_ust: str, name: str, **changes: Any) -> str:
+    """An approved user created by the super-user through POST /zato/sso/user; its user_id."""
+    body = {
+        "ust": admin_ust,
+        "username": name,
+        "email": f"{name}@example.com",
+        "password": GOOD_PASSWORD,
+        "auto_approve": True,
+        **changes,
+    }
+    response = api.post("/zato/sso/user", body)
+    assert response.status_code == 200, response.content
+    return response.json()["user_id"]
+
+
 def signup_body(**changes: Any) -> dict[str, Any]:
     body = {
         "username": "user1",

@@ -9,7 +9,7 @@ import pytest
 
 from admit.mail.models import OutgoingEmail
 from admit.mail.outbox import deliver_due
-from tests.conftest import GOOD_PASSWORD
+from tests.conftest import GOOD_PASSWORD, make_user
 from tests.mail.conftest import FROM_ADDRESS
 
 pytestmark = pytest.mark.django_db
@@ -22,19 +22,7 @@ TOKEN = re.compile(r"zcnt[0-9a-f]{32}")
 
 @pytest.fixture
 def alice(api, admin_ust) -> str:
-    response = api.post(
-        "/zato/sso/user",
-        {
-            "ust": admin_ust,
-            "username": "alice",
-            "email": "alice@example.com",
-            "password": GOOD_PASSWORD,
-            "display_name": "Alice <Liddell>",
-            "auto_approve": True,
-        },
-    )
-    assert response.status_code == 200, response.content
-    return response.json()["user_id"]
+    return make_user(api, admin_ust, "alice", display_name="Alice <Liddell>")
 
 
 def log_in(api, password: str):

@@ -12,7 +12,7 @@ from admit.confirmations.models import Confirmation
 from admit.core.secrets import digest
 from admit.mail.models import OutgoingEmail
 from admit.sso.models import User
-from tests.conftest import GOOD_PASSWORD
+from tests.conftest import GOOD_PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -30,21 +30,6 @@ def refused(response, *expected: str, status: int = 403) -> None:
     assert response.status_code == status, response.content
     assert response.json()["status"] == "error"
     assert codes(response) == list(expected)
-
-
-def make_user(api, admin_ust: str, name: str) -> str:
-    response = api.post(
-        "/zato/sso/user",
-        {
-            "ust": admin_ust,
-            "username": name,
-            "email": f"{name}@example.com",
-            "password": GOOD_PASSWORD,
-            "auto_approve": True,
-        },
-    )
-    assert response.status_code == 200, response.content
-    return response.json()["user_id"]
 
 
 def log_in(api, password: str, name: str = "alice"):

@@ -16,7 +16,7 @@ import pytest
 from admit.audit.models import AuditEvent
 from admit.core import totp
 from admit.sso.models import User
-from tests.conftest import GOOD_PASSWORD
+from tests.conftest import GOOD_PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -58,18 +58,7 @@ def log_in(api, totp_code: str | None = None, password: str = GOOD_PASSWORD):
 
 @pytest.fixture
 def alice(api, admin_ust) -> str:
-    response = api.post(
-        "/zato/sso/user",
-        {
-            "ust": admin_ust,
-            "username": "alice",
-            "email": "alice@example.com",
-            "password": GOOD_PASSWORD,
-            "auto_approve": True,
-        },
-    )
-    assert response.status_code == 200, response.content
-    return response.json()["user_id"]
+    return make_user(api, admin_ust, "alice")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from admit.audit.models import AuditEvent
 from admit.mail.models import OutgoingEmail
 from admit.sso.models import Session, User
-from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, signup_body
+from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, make_user, signup_body
 
 pytestmark = pytest.mark.django_db
 
@@ -51,20 +51,6 @@ def refused(response, *expected: str, status: int = 403) -> None:
     assert codes(response) == list(expected)
 
 
-def create(api, admin_ust: str, name: str, **changes) -> str:
-    body = {
-        "ust": admin_ust,
-        "username": name,
-        "email": f"{name}@example.com",
-        "password": GOOD_PASSWORD,
-        "auto_approve": True,
-        **changes,
-    }
-    response = api.post(USER, body)
-    assert response.status_code == 200, response.content
-    return response.json()["user_id"]
-
-
 def log_in(api, name: str, password: str = GOOD_PASSWORD):
     return api.post(LOGIN, {"username": name, "password": password, "current_app": "CRM"})
 
@@ -96,7 +82,7 @@ def audit(event: str, outcome: str = "ok") -> AuditEvent:
 
 @pytest.fixture
 def alice(api, admin_ust) -> str:
-    return create(api, admin_ust, "alice", display_name="Alice L.", first_name="Alice")
+    return make_user(api, admin_ust, "alice", display_name="Alice L.", first_name="Alice")
 
 
 @pytest.fixture
@@ -192,7 +178,7 @@ def test_a_superuser_creates_a_user_who_logs_in_at_once(api, admin_ust, superuse
 
 
 def test_without_auto_approve_the_user_waits_for_approval(api, admin_ust):
-    user_id = create(api, admin_ust, "carol", auto_approve=False)
+    user_id = make_user(api, admin_ust, "carol", auto_approve=False)
     refused(log_in(api, "carol"), "E005004")
     # Confirmed already: the user is in the approval queue, not the confirmation one.
     waiting = api.get("/zato/sso/user/signup", {"status": "to-approve", "ust": admin_ust}).json()
@@ -202,11 +188,11 @@ def test_without_auto_approve_the_user_waits_for_approval(api, admin_ust):
 
 
 def test_is_superuser_is_honoured(api, admin_ust, alice):
-    create(api, admin_ust, "deputy", is_superuser=True)
+    make_user(api, admin_ust, "deputy", is_superuser=True)
     deputy = ust_of(api, "deputy")
     assert read(api, deputy)["is_superuser"] is True
     assert read(api, deputy, alice)["username"] == "alice"
-    assert create(api, deputy, "made-by-deputy").startswith("zusr")
+    assert make_user(api, deputy, "made-by-deputy").startswith("zusr")
     # Left out, it is false.
     refused(
         api.post(
@@ -223,7 +209,7 @@ def test_is_superuser_is_honoured(api, admin_ust, alice):
 
 
 def test_a_created_user_can_be_made_to_change_the_password(api, admin_ust):
-    create(api, admin_ust, "carol", password_must_change=True)
+    make_user(api, admin_ust, "carol", password_must_change=True)
     refused(log_in(api, "carol"), "E003007")
 
 
@@ -259,8 +245,8 @@ def test_creation_applies_the_validation_rules(api, admin_ust, alice, changes, e
 def test_reserved_words_are_allowed_for_operator_created_users(api, admin_ust):
     # They keep sign-ups from impersonating operators, not operators from naming accounts.
     refused(api.post("/zato/sso/user/signup", signup_body(username="admin")), "E001001")
-    create(api, admin_ust, "admin", email="admin@example.com")
-    create(api, admin_ust, "root-ops", email="root@example.com")
+    make_user(api, admin_ust, "admin", email="admin@example.com")
+    make_user(api, admin_ust, "root-ops", email="root@example.com")
     assert log_in(api, "admin").status_code == 200
 
 
@@ -336,7 +322,7 @@ def test_a_superuser_changes_another_users_email(api, admin_ust, alice, superuse
 
 
 def test_a_new_email_is_validated_and_must_be_free(api, admin_ust, alice):
-    create(api, admin_ust, "bob")
+    make_user(api, admin_ust, "bob")
     for email, expected in (
         ("no at sign", "E002004"),
         ("nope", "E002001"),
@@ -403,7 +389,7 @@ def test_a_superuser_deletes_a_user_and_their_sessions(api, admin_ust, alice, al
     row = audit("user.delete")
     assert (row.actor_user_id, row.target_user_id) == (superuser.user_id, alice)
     # The name and address are free again.
-    assert create(api, admin_ust, "alice") != alice
+    assert make_user(api, admin_ust, "alice") != alice
 
 
 def test_a_superuser_cannot_delete_themselves(api, admin_ust, superuser):
@@ -413,7 +399,7 @@ def test_a_superuser_cannot_delete_themselves(api, admin_ust, superuser):
 
 
 def test_only_a_superuser_deletes(api, alice, alice_ust, superuser, admin_ust):
-    create(api, admin_ust, "bob")
+    make_user(api, admin_ust, "bob")
     bob = User.objects.get(username="bob").user_id
     refused(api.call("DELETE", USER, {"ust": alice_ust, "user_id": bob}), "E005005")
     refused(api.call("DELETE", USER, {"ust": alice_ust, "user_id": alice}), "E005005")
@@ -439,7 +425,7 @@ def people(api, admin_ust, clock) -> dict[str, str]:
         ("dave", "David", "Jones"),
     ):
         clock.advance(seconds=1)
-        made[name] = create(
+        made[name] = make_user(
             api,
             admin_ust,
             name,
@@ -501,7 +487,7 @@ def test_search_by_sign_up_and_approval_status(api, admin_ust, people, clock):
     clock.advance(seconds=1)
     api.post("/zato/sso/user/signup", signup_body(username="newbie", email="newbie@example.com"))
     clock.advance(seconds=1)
-    create(api, admin_ust, "waiting", auto_approve=False)
+    make_user(api, admin_ust, "waiting", auto_approve=False)
     assert names(search(api, admin_ust, sign_up_status="to-confirm")) == ["newbie"]
     assert "newbie" not in names(search(api, admin_ust, sign_up_status="confirmed"))
     assert names(search(api, admin_ust, approval_status="pending")) == ["newbie", "waiting"]
