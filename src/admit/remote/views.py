@@ -17,7 +17,6 @@ from admit.core.requests import caller_of
 from admit.remote import portal, tokens
 from admit.remote.flows.confirm_email import confirm_email, send_confirmation
 from admit.remote.flows.confirm_login import (
-    TOS_REQUIRED,
     RegistrationDeactivated,
     TokenReplayed,
     confirm_login,
@@ -97,9 +96,8 @@ def _confirm_login(
     except RegistrationDeactivated:
         return render(request, "remote/deactivated.html", status=403)
     except AdmitError as error:
-        message = TOS_REQUIRED if error.message == TOS_REQUIRED else error.message
         return render(
-            request, "remote/confirm_login.html", {**context, "error": message}, status=400
+            request, "remote/confirm_login.html", {**context, "error": error.message}, status=400
         )
     account.refresh_from_db()
     portal.start(request, identity, account.email, account.full_name)
