@@ -24,8 +24,8 @@ GOOD_PASSWORD = "VrF57-H31 7!HIj%fSAz :L9"
 
 @pytest.fixture(autouse=True)
 def empty_cache(request):
-    """Rate-limit counters live in the (database) cache; each test with a database starts
-    with none."""
+    """Log-in pauses live in the (database) cache, which outlives a test's rollback; each
+    test with a database starts with none."""
     from django.core.cache import cache
 
     if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
