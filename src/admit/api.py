@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
@@ -70,6 +71,17 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
         )
     codes = ([Code.INPUT_MISSING] if missing else []) + ([Code.INPUT_INVALID] if invalid else [])
     return error_response(_cid(request), codes, 400, details)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_unreachable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database went away (restarted, network cut). Django drops the broken connection at
+    the end of this request and the next one connects afresh, so the caller may retry."""
+    log.error("cid=%s database unreachable: %s", _cid(request), type(exc).__name__)
+    response = error_response(_cid(request), [Code.SERVICE_UNAVAILABLE], 503)
+    response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(HttpError)

@@ -78,7 +78,10 @@ def _database(url: str) -> dict[str, Any]:
         DEPLOYMENT.data_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{DEPLOYMENT.data_dir / 'admit.sqlite3'}"
     try:
-        parsed = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+        # No health check (a "SELECT 1" before each request's first query): it was a round
+        # trip on every request. A connection that died while idle fails one request with a
+        # 503 (``admit.api``), and Django replaces it for the next.
+        parsed = dj_database_url.parse(url, conn_max_age=600)
         config: dict[str, Any] = dict(parsed)
     except ValueError as exc:
         raise ConfigError(f"ADMIT_DATABASE_URL is not a database URL: {exc}") from exc

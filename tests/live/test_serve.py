@@ -4,6 +4,7 @@ shared database and cache."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -95,3 +96,36 @@ def test_rate_limits_are_shared_through_redis(tmp_path):
         assert live.call("POST", "/zato/sso/user/login", wrong)[0] == 429
     finally:
         stop(live, server)
+
+
+def test_a_database_restart_costs_each_worker_one_503_then_service_resumes(live_admit):
+    url = live_admit.env.get("ADMIT_DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        pytest.skip("cutting the server's database connections needs PostgreSQL")
+    import psycopg
+
+    body = {"username": "nobody", "password": "wrong password", "current_app": "CRM"}
+    with ThreadPoolExecutor(4) as pool:  # side by side, so that every worker opens a connection
+        list(pool.map(lambda _: live_admit.call("POST", "/zato/sso/user/login", body), range(8)))
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
+        cut = connection.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+            [name],
+        ).fetchone()[0]
+    assert cut >= 1
+
+    answers = [
+        live_admit.call(
+            "POST",
+            "/zato/sso/user/signup",
+            signup_body(username=f"user{i}", email=f"user{i}@example.com"),
+        )
+        for i in range(6)
+    ]
+    unavailable = [(status, h, b) for status, h, b in answers if status != 200]
+    assert answers[0][0] == 503 and answers[-1][0] == 200
+    for status, headers, answer in unavailable:
+        assert status == 503 and answer["sub_status"] == ["E009001"]
+        assert headers["Retry-After"] == "1"
+    assert len(unavailable) <= 2  # one per gunicorn worker, then fresh connections

@@ -18,7 +18,7 @@ from uuid import UUID
 from django.db import transaction
 
 from admit.audit.models import AuditEvent
-from admit.core import clock
+from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError
 
@@ -39,20 +39,22 @@ class AuditEntry:
     # Run last inside the transaction, so any row they lock stays locked only until commit.
     before_commit: list[Callable[[], object]] = field(default_factory=list)
 
-    def write(self, outcome: str, error_codes: str = "") -> AuditEvent:
-        return AuditEvent.objects.create(
-            created_at=clock.now(),
-            event=self.event,
-            outcome=outcome,
-            error_codes=error_codes,
-            actor_user_id=self.actor_user_id,
-            target_user_id=self.target_user_id,
-            remote_ip=self.caller.remote_ip,
-            app=self.app[:128],
-            cid=self.caller.cid,
-            extra_data=self.extra_data,
-            remote_server_uuid=self.remote_server_uuid,
-            remote_realm_uuid=self.remote_realm_uuid,
+    def write(self, outcome: str, error_codes: str = "") -> None:
+        rows.insert_at_commit(
+            AuditEvent(
+                created_at=clock.now(),
+                event=self.event,
+                outcome=outcome,
+                error_codes=error_codes,
+                actor_user_id=self.actor_user_id,
+                target_user_id=self.target_user_id,
+                remote_ip=self.caller.remote_ip,
+                app=self.app[:128],
+                cid=self.caller.cid,
+                extra_data=self.extra_data,
+                remote_server_uuid=self.remote_server_uuid,
+                remote_realm_uuid=self.remote_realm_uuid,
+            )
         )
 
 
@@ -60,14 +62,16 @@ class AuditEntry:
 def audited(event: str, caller: Caller, app: str = "") -> Iterator[AuditEntry]:
     entry = AuditEntry(event=event, caller=caller, app=app)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), rows.batched():
             yield entry
             for write in entry.before_commit:
                 write()
             entry.write(AuditEvent.Outcome.OK)
+            rows.flush()
     except AdmitError as error:
-        with transaction.atomic():
+        with transaction.atomic(), rows.batched():
             for write in entry.after_refusal:
                 write()
             entry.write(AuditEvent.Outcome.ERROR, ",".join(error.codes))
+            rows.flush()
         raise

@@ -18,7 +18,7 @@ from django.db import models
 
 from admit.audit.log import AuditEntry, audited
 from admit.confirmations.models import Confirmation
-from admit.core import clock
+from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.secrets import digest, is_secret_shaped, new_secret
@@ -95,13 +95,15 @@ def create(obj: models.Model, kind: str) -> str:
     """A new key confirming ``kind`` for ``obj``; the caller e-mails or returns it."""
     now = clock.now()
     key = new_secret(KEY_PREFIX)
-    Confirmation.objects.create(
-        key_digest=digest(key),
-        kind=kind,
-        object_type=_object_type(obj),
-        object_id=str(obj.pk),
-        created_at=now,
-        expires_at=now + _KINDS[kind].validity(),
+    rows.insert_at_commit(
+        Confirmation(
+            key_digest=digest(key),
+            kind=kind,
+            object_type=_object_type(obj),
+            object_id=str(obj.pk),
+            created_at=now,
+            expires_at=now + _KINDS[kind].validity(),
+        )
     )
     return key
 

@@ -36,6 +36,7 @@ class Code(StrEnum):
     SESSION_EXPIRED = "E007002"
     INPUT_INVALID = "E008002"
     INPUT_MISSING = "E008003"
+    SERVICE_UNAVAILABLE = "E009001"
 
 
 class AdmitError(Exception):

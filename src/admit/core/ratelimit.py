@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from admit.audit.log import AuditEntry
-from admit.core import clock
+from admit.core import clock, rows
 from admit.core.errors import AdmitError, Code
 from admit.core.models import RateCount
 
@@ -70,12 +70,11 @@ def _add_one(key: str, window: int, left: int) -> None:
         cache.incr(f"{key}:{window}")
         return
     table = RateCount._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s) "  # noqa: S608
-            f"ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1",
-            [key, window, clock.now() + timedelta(seconds=left + 1)],
-        )
+    rows.execute_at_commit(
+        f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s) "  # noqa: S608
+        f"ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1",
+        [key, window, clock.now() + timedelta(seconds=left + 1)],
+    )
 
 
 def check(bucket: str, subject: str, limit: tuple[int, int]) -> None:

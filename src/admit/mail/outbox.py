@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 
-from admit.core import clock
+from admit.core import clock, rows
 from admit.mail.models import OutgoingEmail
 
 log = logging.getLogger("admit.mail")
@@ -36,15 +36,17 @@ def enqueue(template: str, to: str, context: dict[str, Any]) -> OutgoingEmail:
     """Render ``mail/<template>/`` and queue the result. Call it inside the flow's transaction."""
     context = {"base_url": settings.ADMIT_BASE_URL, **context}
     now = clock.now()
-    return OutgoingEmail.objects.create(
-        template=template,
-        to=to,
-        subject=render_to_string(f"mail/{template}/subject.txt", context).strip(),
-        body_text=render_to_string(f"mail/{template}/body.txt", context),
-        body_html=render_to_string(f"mail/{template}/body.html", context),
-        message_id=make_msgid(domain="admit"),
-        created_at=now,
-        next_attempt_at=now,
+    return rows.insert_at_commit(
+        OutgoingEmail(
+            template=template,
+            to=to,
+            subject=render_to_string(f"mail/{template}/subject.txt", context).strip(),
+            body_text=render_to_string(f"mail/{template}/body.txt", context),
+            body_html=render_to_string(f"mail/{template}/body.html", context),
+            message_id=make_msgid(domain="admit"),
+            created_at=now,
+            next_attempt_at=now,
+        )
     )
 
 

@@ -11,7 +11,7 @@ from django.db import IntegrityError
 from admit.audit.log import AuditEntry, audited
 from admit.confirmations import engine as confirmations
 from admit.confirmations.models import Confirmation
-from admit.core import clock
+from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.ratelimit import hit
@@ -107,7 +107,7 @@ def _create_user(request: SignupRequest, password_hash: str, caller: Caller) -> 
     # Inserted without looking first: the unique indexes decide, also between concurrent
     # sign-ups, and the common case costs one statement.
     try:
-        user.save()
+        rows.insert(user)
     except IntegrityError as exc:
         if "email_key" not in str(exc):
             raise AdmitError(Code.USERNAME_EXISTS, "username taken") from exc
