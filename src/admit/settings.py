@@ -45,11 +45,11 @@ MIDDLEWARE = [
     "admit.core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "admit.core.middleware.PagesOnlySessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "admit.core.middleware.PagesOnlyCsrfViewMiddleware",
+    "admit.core.middleware.PagesOnlyAuthenticationMiddleware",
+    "admit.core.middleware.PagesOnlyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -9,7 +9,8 @@ from admit.web import views as web
 admin.site.site_header = "admit administration"
 
 urlpatterns = [
-    path("", web.home, name="home"),
+    path("", web.home, name="home"),  # before the API, which has a root route of its own
+    path("", api.urls),  # next: the API's hot paths resolve without trying the pages' routes
     path("health", web.health, name="health"),
     path("confirm/<str:key>/", confirm_page, name="confirm"),
     path("dev/outbox", web.outbox, name="dev-outbox"),
@@ -22,5 +23,4 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("admit.console.urls")),
     path("", include("admit.sso.urls")),
-    path("", api.urls),
 ]

@@ -139,3 +139,12 @@ def test_json_nested_too_deeply_is_input_invalid(api, method):
     assert body["details"] == [{"field": "body", "problem": "nested too deeply"}]
     deep_object = b'{"a":' * 10000 + b"1" + b"}" * 10000
     envelope(api.call("POST", SIGNUP, raw=deep_object), 400, "E008002")
+
+
+def test_the_sso_api_neither_sets_nor_reads_cookies(api, client):
+    response = api.post(SIGNUP, signup_body())
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.get("Vary", "")
+    # A page still gets its CSRF cookie from the same middleware chain.
+    page = client.get("/signup/")
+    assert page.status_code == 200 and "csrftoken" in page.cookies

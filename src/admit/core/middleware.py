@@ -11,13 +11,19 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
 from admit.core.envelope import error_response, is_api_path
 from admit.core.errors import Code
 from admit.core.secrets import new_cid
 
 log = logging.getLogger("admit.request")
+
+COOKIELESS_API_PREFIXES = ("/zato/sso/", "/api/v1/remotes/server/")
 
 
 class RequestContextMiddleware:
@@ -77,6 +83,41 @@ _PROBLEMS = {
     403: "forbidden",
     404: "no such endpoint",
 }
+
+
+def pages_only(middleware_class: type) -> type:
+    """``middleware_class`` for every path but the cookie-less API.
+
+    The SSO API and the remote servers' calls authenticate with a ``ust`` or HTTP Basic,
+    never a cookie, so sessions, CSRF, messages and the auth user do nothing there; skipped,
+    they no longer cost every such call (the session verify is the relying applications' hot
+    path). The portal's ``/api/v1/remotes/session`` reads the browser session and keeps them.
+    """
+
+    class PagesOnly:
+        def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+            self.get_response = get_response
+            self.middleware = middleware_class(get_response)
+
+        def __call__(self, request: HttpRequest) -> HttpResponse:
+            if request.path.startswith(COOKIELESS_API_PREFIXES):
+                return self.get_response(request)
+            return self.middleware(request)
+
+        def process_view(self, request: HttpRequest, *view_and_arguments: object) -> object:
+            process_view = getattr(self.middleware, "process_view", None)
+            if process_view is None or request.path.startswith(COOKIELESS_API_PREFIXES):
+                return None
+            return process_view(request, *view_and_arguments)
+
+    PagesOnly.__name__ = PagesOnly.__qualname__ = f"PagesOnly{middleware_class.__name__}"
+    return PagesOnly
+
+
+PagesOnlySessionMiddleware = pages_only(SessionMiddleware)
+PagesOnlyCsrfViewMiddleware = pages_only(CsrfViewMiddleware)
+PagesOnlyAuthenticationMiddleware = pages_only(AuthenticationMiddleware)
+PagesOnlyMessageMiddleware = pages_only(MessageMiddleware)
 
 
 def _loggable_path(request: HttpRequest) -> str:
