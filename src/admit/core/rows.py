@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import connection, models
 
@@ -81,6 +81,20 @@ def insert_at_commit(obj: M) -> M:
     execute_at_commit(statement.sql, _values(obj, statement.fields))
     _saved(obj)
     return obj
+
+
+def update_at_commit(obj: models.Model, **values: Any) -> None:
+    """Set ``values`` (by field name) on ``obj`` now and on its row with the late writes."""
+    meta, quote = obj._meta, connection.ops.quote_name
+    fields = [cast(models.Field, meta.get_field(name)) for name in values]
+    for field, value in zip(fields, values.values(), strict=True):
+        setattr(obj, field.attname, value)
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    key_column = quote(cast(models.Field, meta.pk).column)
+    execute_at_commit(
+        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {key_column} = %s",  # noqa: S608
+        [*_values(obj, fields), obj.pk],
+    )
 
 
 def execute_at_commit(sql: str, params: Sequence[Any]) -> None:

@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db.models import F
 
 from admit.audit.log import AuditEntry, audited
-from admit.core import clock
+from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.ratelimit import check as check_rate
@@ -71,7 +71,7 @@ def login(request: LoginRequest, caller: Caller) -> LoginResult:
         if attempt.failures_on_record:
             lockout.clear(attempt.username_key)
         ust, session = open_session(user, request.current_app, caller, request.remote_addr)
-        User.objects.filter(pk=user.pk).update(last_login=session.created_at, failed_logins=0)
+        rows.update_at_commit(user, last_login=session.created_at, failed_logins=0)
         if warnings:
             audit.extra_data["warnings"] = warnings
         return LoginResult(ust, user.user_id, session.expires_at, warnings)

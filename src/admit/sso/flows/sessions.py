@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import Prefetch
 
 from admit.audit.log import audited
-from admit.core import clock
+from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.secrets import digest, is_secret_shaped, new_secret
@@ -29,27 +29,31 @@ def open_session(
 ) -> tuple[str, Session]:
     now = clock.now()
     ust = new_secret(UST_PREFIX)
-    session = Session.objects.create(
-        ust_digest=digest(ust),
-        user=user,
-        app=app,
-        created_at=now,
-        expires_at=now + lifetime(app),
-        remote_ip=caller.remote_ip,
-        remote_addr=remote_addr[:255],
-        user_agent=caller.user_agent[:512],
+    session = rows.insert(
+        Session(
+            ust_digest=digest(ust),
+            user=user,
+            app=app,
+            created_at=now,
+            expires_at=now + lifetime(app),
+            remote_ip=caller.remote_ip,
+            remote_addr=remote_addr[:255],
+            user_agent=caller.user_agent[:512],
+        )
     )
     _event(session, SessionEvent.Kind.LOGIN, caller)
     return ust, session
 
 
 def _event(session: Session, kind: str, caller: Caller) -> None:
-    SessionEvent.objects.create(
-        session=session,
-        kind=kind,
-        at=clock.now(),
-        remote_ip=caller.remote_ip,
-        user_agent=caller.user_agent[:512],
+    rows.insert_at_commit(
+        SessionEvent(
+            session=session,
+            kind=kind,
+            at=clock.now(),
+            remote_ip=caller.remote_ip,
+            user_agent=caller.user_agent[:512],
+        )
     )
 
 
