@@ -20,10 +20,8 @@ from admit.remote.flows.confirm_login import (
     RegistrationDeactivated,
     TokenReplayed,
     confirm_login,
-    ensure_active,
-    ensure_unspent,
-    known_account,
     needs_tos,
+    open_link,
 )
 from admit.remote.flows.registry import ServerUnauthorized
 from admit.remote.flows.server_login import deactivate_server, server_login
@@ -43,8 +41,7 @@ def remote_login(request: HttpRequest, token: str) -> HttpResponse:
     """Steps 3-5 and 9: the confirm-login page for a known user, the e-mail form otherwise."""
     try:
         identity = tokens.read(token)
-        ensure_unspent(identity)
-        ensure_active(identity)
+        account = open_link(identity)
     except tokens.TokenExpired:
         return render(request, "remote/link_expired.html", status=410)
     except tokens.TokenInvalid:
@@ -53,7 +50,6 @@ def remote_login(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "remote/link_used.html", status=410)
     except RegistrationDeactivated:
         return render(request, "remote/deactivated.html", status=403)
-    account = known_account(identity)
     if account is None:
         return _first_time(request, identity)
     return _confirm_login(request, identity, account)

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from admit.audit.log import AuditEntry, audited
-from admit.core import clock
+from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.secrets import digest, new_secret
@@ -143,4 +143,4 @@ def _seen(server: RemoteServer) -> None:
     row would make all of one server's requests wait for each other on its lock."""
     now = clock.now()
     if server.last_request_at is None or now - server.last_request_at >= SEEN_RESOLUTION:
-        RemoteServer.objects.filter(pk=server.pk).update(last_seen_at=now, last_request_at=now)
+        rows.update_at_commit(server, last_seen_at=now, last_request_at=now)
