@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
 
 from admit.audit.log import audited
 from admit.core import clock
@@ -52,20 +51,17 @@ def ensure_active(identity: tokens.Identity) -> None:
 
 def known_account(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUser | None:
     """The remote user this link is for, if they have logged in before."""
-    accounts = _accounts(identity)
-    return accounts.first() if accounts is not None else None
-
-
-def _accounts(identity: tokens.Identity) -> QuerySet | None:
     if identity.realm_uuid and identity.user_uuid:
-        return RemoteRealmUser.objects.select_related("realm__server").filter(
-            realm__uuid=identity.realm_uuid, user_uuid=identity.user_uuid
+        return (
+            RemoteRealmUser.objects.select_related("realm__server")
+            .filter(realm__uuid=identity.realm_uuid, user_uuid=identity.user_uuid)
+            .first()
         )
     if identity.realm_uuid or not identity.email:
         return None
-    return RemoteServerUser.objects.select_related("server").filter(
+    return RemoteServerUser.objects.filter(
         server__uuid=identity.server_uuid, email_key=normalize_email(identity.email)
-    )
+    ).first()
 
 
 # A known realm user's link, the common case, checked in one query written out: built by
@@ -89,7 +85,8 @@ def open_link(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUser |
     if account is None:
         ensure_unspent(identity)
         ensure_active(identity)
-        return known_account(identity)
+        # A realm's link was answered by the query above: this is a first-time user.
+        return None if identity.realm_uuid else known_account(identity)
     # The query's two extra columns, set on the account by ``raw()``.
     if getattr(account, "link_spent"):  # noqa: B009
         raise TokenReplayed()
