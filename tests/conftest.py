@@ -109,6 +109,20 @@ def make_user(api: ApiClient, admin_ust: str, name: str, **changes: Any) -> str:
     return response.json()["user_id"]
 
 
+def codes(response) -> list[str]:
+    """The ``sub_status`` codes of an API answer."""
+    return response.json()["sub_status"]
+
+
+def refused(response, *expected: str, status: int = 403) -> None:
+    """The answer is the error envelope with exactly ``expected`` codes."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["sub_status"] == list(expected)
+    assert len(body["cid"]) == 24
+
+
 def signup_body(**changes: Any) -> dict[str, Any]:
     body = {
         "username": "user1",

@@ -8,7 +8,7 @@ from admit.audit.models import AuditEvent
 from admit.confirmations.models import Confirmation
 from admit.mail.models import OutgoingEmail
 from admit.sso.models import User
-from tests.conftest import signup_body
+from tests.conftest import codes, signup_body
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +24,6 @@ def sign_up(api, name: str, confirm: bool = True) -> str:
     if confirm:
         api.post("/zato/sso/user/signup/confirm", {"confirm_token": token})
     return User.objects.get(username=name).user_id
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
 
 
 def test_queue_lists_confirmed_signups_oldest_first(api, admin_ust, clock):

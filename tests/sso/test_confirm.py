@@ -9,7 +9,7 @@ import pytest
 from admit.audit.models import AuditEvent
 from admit.mail.models import OutgoingEmail
 from admit.sso.models import User
-from tests.conftest import signup_body
+from tests.conftest import codes, signup_body
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +19,6 @@ CONFIRM = "/zato/sso/user/signup/confirm"
 @pytest.fixture
 def token(api) -> str:
     return api.post("/zato/sso/user/signup", signup_body()).json()["confirm_token"]
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
 
 
 def test_seed_example_confirms_the_user(api, token):

@@ -8,7 +8,7 @@ from django.contrib.auth.hashers import make_password
 from admit.audit.models import AuditEvent
 from admit.core.secrets import digest
 from admit.sso.models import Session, User
-from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, signup_body
+from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, codes, signup_body
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +25,6 @@ def member(api, policy):
 
 def credentials(**changes):
     return {"username": "user1", "password": GOOD_PASSWORD, "current_app": "CRM", **changes}
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
 
 
 def test_login_returns_a_new_ust_stored_hashed(api, member):

@@ -13,7 +13,7 @@ from admit.core import totp
 from admit.core.context import Caller
 from admit.sso.flows.users import NewUser, _insert
 from admit.sso.models import Session, User
-from tests.conftest import GOOD_PASSWORD, ApiClient, signup_body
+from tests.conftest import GOOD_PASSWORD, ApiClient, codes, signup_body
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +24,6 @@ NEW_PASSWORD = "Another-Long-Passphrase-77"
 
 def credentials(**changes):
     return {"username": "user1", "password": GOOD_PASSWORD, "current_app": "CRM", **changes}
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
 
 
 def make_user(name: str = "user1", approved: bool = True) -> User:

@@ -6,22 +6,13 @@ import pytest
 
 from admit.audit.models import AuditEvent
 from admit.sso.models import User
-from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, make_user
+from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, make_user, refused
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "/zato/sso/user/password"
 LOGIN = "/zato/sso/user/login"
 NEW_PASSWORD = "Plum tree & 7 swallows, twice"
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
-
-
-def refused(response, *expected: str, status: int = 403) -> None:
-    assert response.status_code == status, response.content
-    assert codes(response) == list(expected)
 
 
 def log_in(api, password: str, name: str = "alice", **extra):

@@ -12,7 +12,7 @@ from admit.confirmations.models import Confirmation
 from admit.core.secrets import digest
 from admit.mail.models import OutgoingEmail
 from admit.sso.models import User
-from tests.conftest import GOOD_PASSWORD, make_user
+from tests.conftest import GOOD_PASSWORD, codes, make_user, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -20,16 +20,6 @@ RESET = "/zato/sso/password/reset"
 LOGIN = "/zato/sso/user/login"
 NEW_PASSWORD = "Seven swallows over the plum tree"
 TOKEN = re.compile(r"zcnt[0-9a-f]{32}")
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
-
-
-def refused(response, *expected: str, status: int = 403) -> None:
-    assert response.status_code == status, response.content
-    assert response.json()["status"] == "error"
-    assert codes(response) == list(expected)
 
 
 def log_in(api, password: str, name: str = "alice"):

@@ -13,7 +13,7 @@ from admit.sso.flows.sessions import sweep_expired
 from admit.sso.flows.users import NewUser, _insert
 from admit.sso.models import Session, SessionEvent, User
 from admit.worker import sweep
-from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, ApiClient
+from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, ApiClient, codes
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +23,6 @@ SESSION = "/zato/sso/user/session"
 SESSIONS = "/zato/sso/user/session/list"
 NEW_PASSWORD = "Another-Long-Passphrase-77"
 HOUR = 3600
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
 
 
 def utc(moment) -> str:

@@ -9,19 +9,11 @@ from admit.confirmations.models import Confirmation
 from admit.core.secrets import digest
 from admit.mail.models import OutgoingEmail
 from admit.sso.models import User
-from tests.conftest import signup_body
+from tests.conftest import refused, signup_body
 
 pytestmark = pytest.mark.django_db
 
 SIGNUP = "/zato/sso/user/signup"
-
-
-def refused(response, *codes: str, status: int = 403) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["status"] == "error"
-    assert body["sub_status"] == list(codes)
-    assert len(body["cid"]) == 24
 
 
 def test_seed_example_verbatim_creates_a_user_waiting_for_confirmation(api):

@@ -16,7 +16,7 @@ import pytest
 from admit.audit.models import AuditEvent
 from admit.core import totp
 from admit.sso.models import User
-from tests.conftest import GOOD_PASSWORD, make_user
+from tests.conftest import GOOD_PASSWORD, make_user, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +38,6 @@ def test_the_tests_own_totp_matches_rfc_6238():
     assert code_for(RFC_SECRET, 59) == "287082"
     assert code_for(RFC_SECRET, 59, digits=8) == "94287082"
     assert code_for(RFC_SECRET, 1111111109) == "081804"
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
-
-
-def refused(response, *expected: str, status: int = 403) -> None:
-    assert response.status_code == status, response.content
-    assert codes(response) == list(expected)
 
 
 def log_in(api, totp_code: str | None = None, password: str = GOOD_PASSWORD):

@@ -9,7 +9,7 @@ import pytest
 from admit.audit.models import AuditEvent
 from admit.mail.models import OutgoingEmail
 from admit.sso.models import Session, User
-from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, make_user, signup_body
+from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD, codes, make_user, refused, signup_body
 
 pytestmark = pytest.mark.django_db
 
@@ -39,16 +39,6 @@ USER_FIELDS = {
     "password_must_change",
     "app_list",
 }
-
-
-def codes(response) -> list[str]:
-    return response.json()["sub_status"]
-
-
-def refused(response, *expected: str, status: int = 403) -> None:
-    assert response.status_code == status, response.content
-    assert response.json()["status"] == "error"
-    assert codes(response) == list(expected)
 
 
 def log_in(api, name: str, password: str = GOOD_PASSWORD):
