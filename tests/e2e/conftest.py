@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from admit.remote.client import AdmitRemote, AdmitRemoteError
+from tests.conftest import signup_body
 from tests.live.conftest import ADMIT, LiveAdmit, _environment, free_port, stop
 from tests.mail.conftest import Received, SmtpServer
 
@@ -265,3 +266,16 @@ def remote_server(live_admit_smtp: LiveAdmit) -> Iterator[RemoteServer]:
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=10)
+
+
+def sign_up_ann_confirmed_bob_not(live: LiveAdmit) -> None:
+    """Two pending sign-ups through the API: ann has confirmed her address, bob has not."""
+    body = signup_body(username="ann", email="ann@example.com")
+    status, _, answer = live.call("POST", "/zato/sso/user/signup", body)
+    assert status == 200, answer
+    status, _, answer = live.call(
+        "POST", "/zato/sso/user/signup/confirm", {"confirm_token": answer["confirm_token"]}
+    )
+    assert status == 200, answer
+    body = signup_body(username="bob", email="bob@example.com")
+    assert live.call("POST", "/zato/sso/user/signup", body)[0] == 200

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from admit.core import totp
-from tests.conftest import GOOD_PASSWORD, signup_body
+from tests.conftest import GOOD_PASSWORD
+from tests.e2e.conftest import sign_up_ann_confirmed_bob_not
 from tests.e2e.test_people_pages import BOSS_PASSWORD, approve_in_console, log_in
 
 pytestmark = pytest.mark.e2e
@@ -210,18 +211,7 @@ def test_console_pages_are_accessible(page, live_admit_smtp, screenshot):
     server_uuid = json.loads(added.stdout)["uuid"]
 
     # One sign-up confirmed (with a live session after approval), one not.
-    status, _, answer = live.call(
-        "POST", "/zato/sso/user/signup", signup_body(username="ann", email="ann@example.com")
-    )
-    assert status == 200, answer
-    status, _, answer = live.call(
-        "POST", "/zato/sso/user/signup/confirm", {"confirm_token": answer["confirm_token"]}
-    )
-    assert status == 200, answer
-    status, _, _ = live.call(
-        "POST", "/zato/sso/user/signup", signup_body(username="bob", email="bob@example.com")
-    )
-    assert status == 200
+    sign_up_ann_confirmed_bob_not(live)
 
     page.goto(admit + "/login/?next=/console/")
     page.get_by_label("Username").fill("boss")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GOOD_PASSWORD, signup_body
+from tests.conftest import GOOD_PASSWORD
+from tests.e2e.conftest import sign_up_ann_confirmed_bob_not
 
 pytestmark = pytest.mark.e2e
 
@@ -38,19 +39,8 @@ def test_superuser_approves_in_the_console(page, live_admit_smtp, mailbox, scree
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
 
-    # A person signs up and confirms through the API.
-    body = signup_body(username="ann", email="ann@example.com")
-    status, _, answer = live.call("POST", "/zato/sso/user/signup", body)
-    assert status == 200, answer
-    status, _, answer = live.call(
-        "POST", "/zato/sso/user/signup/confirm", {"confirm_token": answer["confirm_token"]}
-    )
-    assert status == 200, answer
-    # Another one has not confirmed yet.
-    status, _, _ = live.call(
-        "POST", "/zato/sso/user/signup", signup_body(username="bob", email="bob@example.com")
-    )
-    assert status == 200
+    # Two people sign up through the API; one of them confirms.
+    sign_up_ann_confirmed_bob_not(live)
 
     # The console sends a visitor to log in, and back after.
     page.goto(admit + "/console/queue/")
