@@ -208,6 +208,11 @@ def user_new(request: HttpRequest) -> HttpResponse:
     return render(request, "console/user_new.html", {"section": "users", "form": form})
 
 
+def _missing(request: HttpRequest, section: str, what: str, error: AdmitError) -> HttpResponse:
+    context = {"section": section, "what": what, "error": plain(error)}
+    return render(request, "console/missing.html", context, status=404)
+
+
 @superuser_only
 def user(request: HttpRequest, user_id: str) -> HttpResponse:
     ust = _ust(request)
@@ -215,12 +220,7 @@ def user(request: HttpRequest, user_id: str) -> HttpResponse:
         person = flows.get_user(ust, user_id)
         sessions = flows.list_sessions(ust, user_id)
     except AdmitError as error:
-        return render(
-            request,
-            "console/missing.html",
-            {"section": "users", "what": "user", "error": plain(error)},
-            status=404,
-        )
+        return _missing(request, "users", "user", error)
     return render(
         request,
         "console/user.html",
@@ -284,12 +284,7 @@ def remote_server(request: HttpRequest, uuid: UUID) -> HttpResponse:
     try:
         server, events = console.remote_server(_ust(request), uuid)
     except AdmitError as error:
-        return render(
-            request,
-            "console/missing.html",
-            {"section": "remote", "what": "remote server", "error": plain(error)},
-            status=404,
-        )
+        return _missing(request, "remote", "remote server", error)
     return render(
         request,
         "console/remote_server.html",
