@@ -2,8 +2,8 @@
 audited change (ending another user's sessions, which ``end_session`` cannot do without the
 session's token). Each takes the super-user's ``ust`` and checks it first, like the SSO flows.
 
-Candidates to move into ``admit.sso.flows`` (app filter for ``list_pending``, ending another
-user's sessions by id) once the API wants them too."""
+A candidate to move into ``admit.sso.flows``: ending another user's sessions by id, once the
+API wants it too."""
 
 from __future__ import annotations
 
@@ -23,11 +23,9 @@ from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.remote.models import RemoteServer
+from admit.sso.flows.approval import PendingStatus, pending
 from admit.sso.flows.sessions import end_sessions_of, superuser_for
 from admit.sso.models import Session, User
-
-PendingStatus = Literal["to-approve", "to-confirm"]
-
 
 # ---- the queue ------------------------------------------------------------------------------
 
@@ -42,28 +40,12 @@ class Queue:
     num_pages: int
 
 
-def _pending(status: str) -> QuerySet[User]:
-    waiting = User.objects.filter(approval_status=User.Approval.PENDING)
-    if status == "to-confirm":
-        return waiting.filter(confirmed_at__isnull=True)
-    if status == "to-approve":
-        return waiting.filter(confirmed_at__isnull=False)
-    return waiting
-
-
-def queue(ust: str, status: str, app: str, page: int, page_size: int = 50) -> Queue:
-    """Pending sign-ups, oldest first, optionally only those of one status and one app (the
-    app they signed up from or one in their ``app_list``). ``status`` "" means both."""
+def queue(
+    ust: str, status: PendingStatus | None, app: str, page: int, page_size: int = 50
+) -> Queue:
+    """Pending sign-ups, oldest first, optionally only those of one status and one app."""
     superuser_for(ust)
-    found = _pending(status).order_by("sign_up_time", "id")
-    if app:
-        # app_list is JSON: filtered here rather than with a lookup SQLite lacks.
-        wanted = [
-            pk
-            for pk, signup_app, app_list in found.values_list("pk", "signup_app", "app_list")
-            if signup_app == app or app in (app_list or [])
-        ]
-        found = found.filter(pk__in=wanted)
+    found = pending(status, app)
     total = found.count()
     num_pages = max(1, math.ceil(total / page_size))
     page = min(max(page, 1), num_pages)
@@ -71,8 +53,8 @@ def queue(ust: str, status: str, app: str, page: int, page_size: int = 50) -> Qu
     return Queue(
         users=list(found[start : start + page_size]),
         total=total,
-        to_confirm=_pending("to-confirm").count(),
-        to_approve=_pending("to-approve").count(),
+        to_confirm=pending("to-confirm").count(),
+        to_approve=pending("to-approve").count(),
         page=page,
         num_pages=num_pages,
     )
@@ -92,8 +74,8 @@ class Counts:
 def counts(ust: str) -> Counts:
     superuser_for(ust)
     return Counts(
-        to_confirm=_pending("to-confirm").count(),
-        to_approve=_pending("to-approve").count(),
+        to_confirm=pending("to-confirm").count(),
+        to_approve=pending("to-approve").count(),
         users=User.objects.count(),
         live_sessions=Session.objects.filter(expires_at__gt=clock.now()).count(),
     )

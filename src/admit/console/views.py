@@ -106,7 +106,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilter(request.GET)
     where = form.cleaned_data if form.is_valid() else {}
     found = console.queue(
-        _ust(request), where.get("status") or "", where.get("app") or "", where.get("page") or 1
+        _ust(request), where.get("status") or None, where.get("app") or "", where.get("page") or 1
     )
     query = {k: v for k, v in (("status", where.get("status")), ("app", where.get("app"))) if v}
     return render(

@@ -27,21 +27,33 @@ class PendingPage:
     total: int
 
 
-def _pending(status: PendingStatus) -> QuerySet[User]:
+def pending(status: PendingStatus | None = None, app: str = "") -> QuerySet[User]:
+    """Sign-ups waiting for a super-user, oldest first: those still to confirm their address,
+    those to approve, or (``status`` None) both; with ``app``, only those that signed up
+    from it or list it in their ``app_list``. The caller checks the super-user."""
     waiting = User.objects.filter(approval_status=User.Approval.PENDING)
     if status == "to-confirm":
-        return waiting.filter(confirmed_at__isnull=True)
-    return waiting.filter(confirmed_at__isnull=False)
+        waiting = waiting.filter(confirmed_at__isnull=True)
+    elif status == "to-approve":
+        waiting = waiting.filter(confirmed_at__isnull=False)
+    if app:
+        # app_list is JSON: filtered here rather than with a lookup SQLite lacks.
+        wanted = [
+            pk
+            for pk, signup_app, app_list in waiting.values_list("pk", "signup_app", "app_list")
+            if signup_app == app or app in (app_list or [])
+        ]
+        waiting = waiting.filter(pk__in=wanted)
+    return waiting.order_by("sign_up_time", "id")
 
 
 def list_pending(ust: str, status: PendingStatus, page: int, page_size: int) -> PendingPage:
     """Oldest sign-up first; ``page`` counts from 1."""
     superuser_for(ust)
     page_size = min(page_size, MAX_PAGE_SIZE)
-    queue = _pending(status)
+    queue = pending(status)
     start = (page - 1) * page_size
-    users = list(queue.order_by("sign_up_time", "id")[start : start + page_size])
-    return PendingPage(users=users, total=queue.count())
+    return PendingPage(users=list(queue[start : start + page_size]), total=queue.count())
 
 
 def _waiting_user(user_id: str) -> User:
