@@ -24,7 +24,7 @@ from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.remote.models import RemoteServer
 from admit.sso.flows.approval import PendingStatus, pending
-from admit.sso.flows.sessions import end_sessions_of, superuser_for
+from admit.sso.flows.sessions import end_session_of, end_sessions_of, superuser_for
 from admit.sso.models import Session, User
 
 # ---- the queue ------------------------------------------------------------------------------
@@ -164,12 +164,10 @@ def end_user_sessions(ust: str, user_id: str, caller: Caller, session_id: int | 
             raise AdmitError(Code.NOT_ALLOWED, "no such user")
         if session_id is None:
             ended = end_sessions_of(user)
+        elif end_session_of(user, session_id):
+            ended = 1
         else:
-            ended = (
-                Session.objects.filter(user=user, pk=session_id).delete()[1].get("sso.Session", 0)
-            )
-            if not ended:
-                raise AdmitError(Code.NO_SUCH_SESSION, "no such session of this user")
+            raise AdmitError(Code.NO_SUCH_SESSION, "no such session of this user")
         audit.extra_data["ended"] = ended
         return ended
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from admit.audit.log import audited
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
-from admit.sso.flows.sessions import live_session
-from admit.sso.models import Session
+from admit.sso.flows.sessions import end_session_of, live_session
 
 
 def end_session_by_id(ust: str, session_id: int, caller: Caller) -> None:
@@ -18,8 +17,6 @@ def end_session_by_id(ust: str, session_id: int, caller: Caller) -> None:
         current = live_session(ust)
         audit.actor_user_id = current.user.user_id
         audit.target_user_id = current.user.user_id
-        target = Session.objects.filter(pk=session_id, user=current.user).first()
-        if target is None:
+        if not end_session_of(current.user, session_id):
             raise AdmitError(Code.NOT_ALLOWED, "no such session of this user", http_status=404)
         audit.extra_data["session_id"] = session_id
-        target.delete()

@@ -206,6 +206,12 @@ def end_sessions_of(user: User, keep: Session | None = None) -> int:
     return sessions.delete()[1].get("sso.Session", 0)
 
 
+def end_session_of(user: User, session_id: int) -> bool:
+    """End session ``session_id`` if it is ``user``'s; False when ``user`` has no such one.
+    The caller's flow decides who may end it and how a miss is refused."""
+    return Session.objects.filter(user=user, pk=session_id).delete()[1].get("sso.Session", 0) > 0
+
+
 def sweep_expired() -> int:
     """Delete sessions that have expired; run periodically by ``admit worker``."""
     return Session.objects.filter(expires_at__lte=clock.now()).delete()[1].get("sso.Session", 0)
