@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from common import HOST, percentile
+from common import HOST, CpuMeter, percentile
 
 MAX_REQUESTS_PER_THREAD = 1_000_000
 SPAWN = multiprocessing.get_context("spawn")
@@ -31,6 +31,8 @@ class Load:
     elapsed: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     error_sample: str = ""
+    client_cpu_seconds: float = 0.0  # what the load generator itself spent
+    server_cpu: dict[str, float] = field(default_factory=dict)  # from a CpuMeter, when given
 
     @property
     def rate(self) -> float:
@@ -44,6 +46,12 @@ class Load:
             f"{what}: {self.rate:.0f}/s ({self.ok} in {self.elapsed:.1f} s, errors {self.errors}),"
             f" p50 {self.p(0.50):.1f} ms, p99 {self.p(0.99):.1f} ms"
         )
+
+    def cpu_line(self) -> str:
+        """CPU milliseconds per good answer: the server, PostgreSQL, the load generator."""
+        spent = {**self.server_cpu, "load generator": self.client_cpu_seconds}
+        parts = ", ".join(f"{name} {1000 * s / max(1, self.ok):.3f}" for name, s in spent.items())
+        return f"  CPU ms per answer: {parts}"
 
 
 def _thread(
@@ -99,7 +107,7 @@ def _run(
     queue,
 ) -> None:
     result, lock = Load(), threading.Lock()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     deadline = started + seconds
     step = max(1, len(requests) // connections)
     threads = [
@@ -114,6 +122,7 @@ def _run(
     for thread in threads:
         thread.join(timeout=seconds + 30)
     result.elapsed = time.perf_counter() - started
+    result.client_cpu_seconds = time.process_time() - cpu
     queue.put(result)
 
 
@@ -124,13 +133,19 @@ def drive(
     connections: int,
     expect: str = "",
     headers: dict[str, str] | None = None,
+    meter: CpuMeter | None = None,
 ) -> Load:
-    """Run the load from a separate process; ``expect`` must appear in every good answer."""
+    """Run the load from a separate process; ``expect`` must appear in every good answer;
+    with ``meter``, what the server and its database spent meanwhile goes in ``server_cpu``."""
     queue = SPAWN.Queue()
     process = SPAWN.Process(
         target=_run, args=(port, requests, seconds, connections, expect, headers or {}, queue)
     )
+    if meter:
+        meter.start()
     process.start()
     result = queue.get(timeout=seconds + 120)
+    if meter:
+        result.server_cpu = meter.used()
     process.join(timeout=30)
     return result

@@ -61,7 +61,9 @@ def main() -> None:
         ]
         before = hash_rate(args.workers, args.hash_seconds, PASSWORD)
         drive(server.port, logins, 2.0, connections)  # warm-up, unmeasured
-        measured = drive(server.port, logins, args.seconds, connections, '"ust"')
+        measured = drive(
+            server.port, logins, args.seconds, connections, '"ust"', meter=server.cpu_meter()
+        )
         after = hash_rate(args.workers, args.hash_seconds, PASSWORD)
 
     hashes = (before.per_second + after.per_second) / 2
@@ -73,6 +75,7 @@ def main() -> None:
         f" (before {before.per_second:.1f}, after {after.per_second:.1f})"
     )
     print(measured.line("log-ins (POST /zato/sso/user/login)"))
+    print(measured.cpu_line())
     if measured.errors:
         print(f"  error sample: {measured.error_sample}")
     print(f"log-ins/s {measured.rate:.1f} vs hash rate {hashes:.1f}/s")

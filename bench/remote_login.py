@@ -112,12 +112,19 @@ def main() -> None:
         ]
         health = [("GET", "/health", None)]
         drive(server.port, health + pages[:20], 2.0, connections)  # warm-up, unmeasured
-        before = drive(server.port, health, args.seconds, connections, '"ok"')
+        meter = server.cpu_meter()
+        before = drive(server.port, health, args.seconds, connections, '"ok"', meter=meter)
         links = drive(
-            server.port, link_requests, args.seconds, connections, "login_url", authorization
+            server.port,
+            link_requests,
+            args.seconds,
+            connections,
+            "login_url",
+            authorization,
+            meter,
         )
-        loads = drive(server.port, pages, args.seconds, connections, "Confirm login")
-        after = drive(server.port, health, args.seconds, connections, '"ok"')
+        loads = drive(server.port, pages, args.seconds, connections, "Confirm login", meter=meter)
+        after = drive(server.port, health, args.seconds, connections, '"ok"', meter=meter)
 
     ceiling = (before.rate + after.rate) / 2
     link_ratio = links.rate / ceiling if ceiling else 0.0
@@ -128,6 +135,8 @@ def main() -> None:
     print(links.line("link requests (POST /api/v1/remotes/server/login-link)"))
     print(loads.line("confirm-login page loads (GET /remote-login/<token>/)"))
     print(after.line("ceiling after (GET /health)"))
+    for load in (before, links, loads, after):
+        print(load.cpu_line())
     for load in (before, links, loads, after):
         if load.errors:
             print(f"  error sample: {load.error_sample}")

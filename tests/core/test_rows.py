@@ -1,8 +1,12 @@
-"""The hot paths' writes: the same rows as the ORM's, landing with the flow's transaction."""
+"""The hot paths' reads and writes: the same rows as the ORM's, landing with the flow's
+transaction, committed when the flow ends and not before."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from django.db import connection, connections, transaction
 
 from admit.audit.log import audited
 from admit.audit.models import AuditEvent
@@ -11,6 +15,8 @@ from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.mail.models import OutgoingEmail
 from admit.mail.outbox import enqueue
+from admit.remote.models import RemoteServer
+from admit.sso.models import Session, SessionEvent, User
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +63,73 @@ def test_update_at_commit_changes_the_row_and_the_object():
         assert event.outcome == "error"
     event.refresh_from_db()
     assert (event.outcome, event.error_codes) == ("error", "E005001")
+
+
+def test_a_row_held_in_the_batch_can_be_referred_to_by_a_later_one():
+    user = User.objects.create(
+        user_id="zusr1", username="ann", username_key="ann", sign_up_time=clock.now()
+    )
+    with audited("test.flow", CALLER):
+        session = rows.insert_at_commit(
+            Session(ust_digest="d" * 64, user=user, created_at=clock.now(), expires_at=clock.now())
+        )
+        rows.insert_at_commit(
+            SessionEvent(kind="login", at=clock.now()),
+            session_id=rows.KeyOf(Session, "ust_digest", session.ust_digest),
+        )
+    assert SessionEvent.objects.get().session == Session.objects.get(ust_digest="d" * 64)
+
+
+def test_load_gives_the_instance_the_orm_would():
+    RemoteServer.objects.create(
+        uuid=uuid.uuid4(),
+        key_digest="k",
+        hostname="h",
+        contact_email="e@example.com",
+        registered_at=clock.now(),
+        deactivated=True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {rows.columns(RemoteServer, 's')} FROM remote_remoteserver s")
+        loaded = rows.load(RemoteServer, cursor.fetchone())
+    assert rows.width(RemoteServer) == len(RemoteServer._meta.concrete_fields)
+    expected = RemoteServer.objects.get()
+    for field in RemoteServer._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(expected, field.attname), field.name
+    assert (type(loaded.uuid), loaded.deactivated, loaded.registered_at.tzinfo is not None) == (
+        uuid.UUID,
+        True,
+        True,
+    )
+
+
+def _seen_by_another_worker() -> list[str]:
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute('SELECT "to" FROM mail_outgoingemail ORDER BY "to"')
+            return [to for (to,) in cursor.fetchall()]
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flow_is_committed_when_it_ends():
+    with audited("test.flow", CALLER):
+        enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
+        assert _seen_by_another_worker() == []
+    assert not connection.in_atomic_block
+    assert _seen_by_another_worker() == ["a@example.com"]
+    with audited("test.flow", CALLER):  # the connection goes on working after the commit
+        enqueue("welcome", "b@example.com", {"user": {"username": "b"}})
+    assert _seen_by_another_worker() == ["a@example.com", "b@example.com"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flow_inside_a_larger_transaction_is_undone_with_it():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with audited("test.flow", CALLER):
+            enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
+        raise RuntimeError("the outer work fails after the flow")
+    assert _seen_by_another_worker() == []
+    assert not AuditEvent.objects.exists()

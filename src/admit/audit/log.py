@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from admit.audit.models import AuditEvent
 from admit.core import clock, rows
@@ -61,17 +61,18 @@ class AuditEntry:
 @contextmanager
 def audited(event: str, caller: Caller, app: str = "") -> Iterator[AuditEntry]:
     entry = AuditEntry(event=event, caller=caller, app=app)
+    outermost = not connection.in_atomic_block
     try:
         with transaction.atomic(), rows.batched():
             yield entry
             for write in entry.before_commit:
                 write()
             entry.write(AuditEvent.Outcome.OK)
-            rows.flush()
+            rows.flush(commit=outermost)
     except AdmitError as error:
         with transaction.atomic(), rows.batched():
             for write in entry.after_refusal:
                 write()
             entry.write(AuditEvent.Outcome.ERROR, ",".join(error.codes))
-            rows.flush()
+            rows.flush(commit=outermost)
         raise

@@ -1,8 +1,11 @@
-"""Writes on the hot paths, without the ORM's per-statement cost.
+"""Reads and writes on the hot paths, without the ORM's per-statement cost.
 
-The ORM builds an INSERT's SQL anew for every row, which on the sign-up and log-in paths cost
-more CPU than the database spent on the statement. ``insert`` builds each model's statement
-once and reuses it.
+The ORM builds a statement's SQL anew for every query, which on the sign-up, log-in and
+remote-link paths cost more CPU than the database spent answering. ``insert`` builds each
+model's INSERT once and reuses it. For reads written out by hand, ``columns`` gives a model's
+select list and ``load`` turns those columns of a result row back into a model instance,
+with the same conversions the ORM applies (SQLite keeps UUIDs, booleans and datetimes as
+text and numbers).
 
 Rows that nothing reads back before the commit (the audit row, a queued e-mail, a
 confirmation, a rate-limit count) can instead be written ``at_commit``: inside ``batched()``
@@ -30,9 +33,31 @@ _pending: ContextVar[list[Statement] | None] = ContextVar("admit_pending_writes"
 
 @dataclass(frozen=True)
 class _Insert:
-    sql: str  # every column but an automatic primary key
+    head: str  # "INSERT INTO table (every column but an automatic primary key) VALUES "
+    sql: str  # the head and one placeholder per column
     returning: str  # the clause that answers with that key, where the database has one
     fields: list[models.Field]
+
+
+@dataclass(frozen=True)
+class KeyOf:
+    """The primary key of the row of ``model`` whose unique ``field`` is ``value``, looked up by
+    the database as the statement runs: a reference to a row written earlier in the same batch,
+    whose key nobody knows yet."""
+
+    model: type[models.Model]
+    field: str
+    value: Any
+
+    def sql(self) -> str:
+        meta, quote = self.model._meta, connection.ops.quote_name
+        column = quote(cast(models.Field, meta.get_field(self.field)).column)
+        key = quote(cast(models.Field, meta.pk).column)
+        return f"(SELECT {key} FROM {quote(meta.db_table)} WHERE {column} = %s)"  # noqa: S608
+
+    def param(self) -> Any:
+        field = cast(models.Field, self.model._meta.get_field(self.field))
+        return field.get_db_prep_value(self.value, connection)
 
 
 _inserts: dict[tuple[type[models.Model], str], _Insert] = {}
@@ -46,13 +71,66 @@ def _insert_of(model: type[models.Model]) -> _Insert:
         fields = [f for f in meta.concrete_fields if not (auto_pk and f.primary_key)]
         # Only the model's own table and column names go into the text; values are parameters.
         columns = ", ".join(quote(f.column) for f in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+        head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        sql = head + "(" + ", ".join(["%s"] * len(fields)) + ")"
         returning = ""
         if auto_pk and connection.features.can_return_columns_from_insert:
             returning = f" RETURNING {quote(meta.pk.column)}"  # type: ignore[union-attr]
-        _inserts[key] = _Insert(sql, returning, fields)
+        _inserts[key] = _Insert(head, sql, returning, fields)
     return _inserts[key]
+
+
+@dataclass(frozen=True)
+class _Load:
+    attnames: list[str]
+    # (position, converters) for the columns the database hands back in another type
+    converters: list[tuple[int, list[Any]]]
+    expressions: list[Any]
+
+
+_loads: dict[tuple[type[models.Model], str], _Load] = {}
+
+
+def _load_of(model: type[models.Model]) -> _Load:
+    key = (model, connection.vendor)
+    if key not in _loads:
+        fields = model._meta.concrete_fields
+        expressions = [field.get_col(model._meta.db_table) for field in fields]
+        converters = [
+            (position, found)
+            for position, expression in enumerate(expressions)
+            # what the ORM's compiler applies: the backend's, then the field's own
+            if (
+                found := connection.ops.get_db_converters(expression)
+                + expression.get_db_converters(connection)
+            )
+        ]
+        _loads[key] = _Load([field.attname for field in fields], converters, expressions)
+    return _loads[key]
+
+
+def columns(model: type[models.Model], alias: str) -> str:
+    """The select list of every concrete column of ``model`` under the table alias ``alias``,
+    in the order ``load`` expects them."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+def width(model: type[models.Model]) -> int:
+    """How many columns ``columns(model, ...)`` selects."""
+    return len(model._meta.concrete_fields)
+
+
+def load(model: type[M], values: Sequence[Any]) -> M:
+    """The instance of ``model`` whose ``columns`` a query returned as ``values``."""
+    spec = _load_of(model)
+    converted = list(values)
+    for position, converters in spec.converters:
+        for converter in converters:
+            converted[position] = converter(
+                converted[position], spec.expressions[position], connection
+            )
+    return cast(M, model.from_db(connection.alias, spec.attnames, converted))
 
 
 def _values(obj: models.Model, fields: list[models.Field]) -> list[Any]:
@@ -75,10 +153,22 @@ def insert(obj: M) -> M:
     return obj
 
 
-def insert_at_commit(obj: M) -> M:
-    """INSERT ``obj`` with the flow's other late writes; its primary key stays unset."""
+def insert_at_commit(obj: M, **references: KeyOf) -> M:
+    """INSERT ``obj`` with the flow's other late writes; its primary key stays unset.
+    ``references`` set columns (by attribute name, ``session_id``) to rows held earlier in the
+    same batch."""
     statement = _insert_of(type(obj))
-    execute_at_commit(statement.sql, _values(obj, statement.fields))
+    values = _values(obj, statement.fields)
+    sql = statement.sql
+    if references:
+        placeholders = []
+        for position, field in enumerate(statement.fields):
+            reference = references.get(field.attname)
+            placeholders.append(reference.sql() if reference else "%s")
+            if reference:
+                values[position] = reference.param()
+        sql = statement.head + "(" + ", ".join(placeholders) + ")"
+    execute_at_commit(sql, values)
     _saved(obj)
     return obj
 
@@ -118,7 +208,10 @@ def batched() -> Iterator[None]:
         _pending.reset(token)
 
 
-def flush() -> None:
+def flush(commit: bool = False) -> None:
+    """Send the held writes. ``commit``: the caller's outermost atomic block ends right after;
+    on PostgreSQL its COMMIT then goes in the same round trip, and the driver, which sees the
+    connection idle, sends no second one when Django commits."""
     pending = _pending.get()
     if not pending:
         return
@@ -126,7 +219,7 @@ def flush() -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                ";\n".join(sql for sql, _ in statements),
+                ";\n".join([*(sql for sql, _ in statements), *(["COMMIT"] if commit else [])]),
                 [value for _, params in statements for value in params],
             )
         else:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from admit.audit.log import audited
-from admit.core import clock
+from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.remote import tokens
@@ -66,14 +68,17 @@ def known_account(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUs
 
 # A known realm user's link, the common case, checked in one query written out: built by
 # the ORM, this three-table join cost more CPU than the rest of the page together.
-_REALM_USER_LINK_SQL = """
-SELECT u.*, EXISTS (SELECT 1 FROM remote_spentlogintoken WHERE nonce = %s) AS link_spent,
+@cache
+def _realm_user_link_sql() -> str:
+    return f"""
+SELECT {rows.columns(RemoteRealmUser, "u")},
+       EXISTS (SELECT 1 FROM remote_spentlogintoken WHERE nonce = %s) AS link_spent,
        r.deactivated OR s.deactivated OR s.uuid <> %s AS registration_inactive
 FROM remote_remoterealmuser u
 JOIN remote_remoterealm r ON r.id = u.realm_id
 JOIN remote_remoteserver s ON s.id = r.server_id
 WHERE r.uuid = %s AND u.user_uuid = %s
-"""
+"""  # noqa: S608
 
 
 def open_link(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUser | None:
@@ -81,21 +86,23 @@ def open_link(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUser |
 
     Raises ``TokenReplayed`` for a spent link, then ``RegistrationDeactivated``.
     """
-    account = _realm_user_of_link(identity)
-    if account is None:
+    found = _realm_user_of_link(identity)
+    if found is None:
         ensure_unspent(identity)
         ensure_active(identity)
         # A realm's link was answered by the query above: this is a first-time user.
         return None if identity.realm_uuid else known_account(identity)
-    # The query's two extra columns, set on the account by ``raw()``.
-    if getattr(account, "link_spent"):  # noqa: B009
+    account, link_spent, registration_inactive = found
+    if link_spent:
         raise TokenReplayed()
-    if getattr(account, "registration_inactive"):  # noqa: B009
+    if registration_inactive:
         raise RegistrationDeactivated()
     return account
 
 
-def _realm_user_of_link(identity: tokens.Identity) -> RemoteRealmUser | None:
+def _realm_user_of_link(identity: tokens.Identity) -> tuple[RemoteRealmUser, bool, bool] | None:
+    """The known realm user of a realm's link, whether the link is spent, and whether the
+    realm's or its server's registration is inactive (or the realm is another server's)."""
     if not (identity.realm_uuid and identity.user_uuid):
         return None
     as_uuid = RemoteServer._meta.get_field("uuid").get_db_prep_value  # type: ignore[union-attr]
@@ -105,7 +112,13 @@ def _realm_user_of_link(identity: tokens.Identity) -> RemoteRealmUser | None:
         as_uuid(identity.realm_uuid, connection),
         as_uuid(identity.user_uuid, connection),
     ]
-    return next(iter(RemoteRealmUser.objects.raw(_REALM_USER_LINK_SQL, params)), None)
+    with connection.cursor() as cursor:
+        cursor.execute(_realm_user_link_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *account, link_spent, registration_inactive = row
+    return rows.load(RemoteRealmUser, account), bool(link_spent), bool(registration_inactive)
 
 
 def _major(version: str) -> int:

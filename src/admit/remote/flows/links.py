@@ -46,7 +46,7 @@ def check_next_page(next_page: str | None) -> None:
 
 def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller: Caller) -> str:
     with audited("remote.login_link", caller) as audit:
-        server = authenticate(server_uuid, key, audit)
+        server, known_realm = authenticate(server_uuid, key, audit, request.realm.uuid)
         audit.remote_realm_uuid = request.realm.uuid
         hit(
             "remote-links-server",
@@ -55,7 +55,7 @@ def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller:
             audit,
         )
         check_next_page(request.next_page)
-        realm = register_realm(server, request.realm)
+        realm = register_realm(server, request.realm, known_realm)
         audit.extra_data = {"user_uuid": str(request.user_uuid), "next_page": request.next_page}
         identity = tokens.new_identity(
             server_uuid=str(server.uuid),
@@ -69,10 +69,10 @@ def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller:
         return tokens.url(identity)
 
 
-def register_realm(server: RemoteServer, info: RealmInfo) -> RemoteRealm:
-    """The realm, registered on the fly for its server; a realm of another server is refused."""
+def register_realm(server: RemoteServer, info: RealmInfo, realm: RemoteRealm | None) -> RemoteRealm:
+    """The realm, registered on the fly for its server when ``realm`` (the one registered with
+    that uuid, looked up by the caller) is None; a realm of another server is refused."""
     now = clock.now()
-    realm = RemoteRealm.objects.filter(uuid=info.uuid).first()
     if realm is None:
         try:
             with transaction.atomic():
@@ -108,13 +108,13 @@ def register_realms(
 ) -> int:
     """The server reports its version and the realms it hosts; returns how many it reported."""
     with audited("remote.server.realms", caller) as audit:
-        server = authenticate(server_uuid, key, audit)
+        server, _ = authenticate(server_uuid, key, audit)
         audit.extra_data = {
             "version": version[:128],
             "realms": [str(realm.uuid) for realm in realms],
         }
         for info in realms:
-            register_realm(server, info)
+            register_realm(server, info, RemoteRealm.objects.filter(uuid=info.uuid).first())
         if version and version != server.last_version:
             RemoteServer.objects.filter(pk=server.pk).update(last_version=version[:128])
         return len(realms)

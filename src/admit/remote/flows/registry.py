@@ -7,16 +7,18 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import connection
 
 from admit.audit.log import AuditEntry, audited
 from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.secrets import digest, new_secret
-from admit.remote.models import HOST_PATTERN, RemoteServer
+from admit.remote.models import HOST_PATTERN, RemoteRealm, RemoteServer
 
 KEY_PREFIX = "zsrv"
 # Compared against when the uuid is unknown, so every refusal costs the same.
@@ -68,18 +70,42 @@ def add_server(hostname: str, contact_email: str, caller: Caller) -> Registered:
 
 
 def find_server(server_uuid: str) -> RemoteServer:
-    server = _by_uuid(server_uuid)
+    server, _ = _server_and_realm(server_uuid, None)
     if server is None:
         raise AdmitError(Code.NOT_ALLOWED, f"no remote server {server_uuid}")
     return server
 
 
-def _by_uuid(server_uuid: str) -> RemoteServer | None:
+@cache
+def _server_and_realm_sql() -> str:
+    return (
+        f"SELECT {rows.columns(RemoteServer, 's')}, {rows.columns(RemoteRealm, 'r')}"  # noqa: S608
+        " FROM remote_remoteserver s LEFT JOIN remote_remoterealm r ON r.uuid = %s"
+        " WHERE s.uuid = %s"
+    )
+
+
+def _server_and_realm(
+    server_uuid: str, realm_uuid: uuid.UUID | None
+) -> tuple[RemoteServer | None, RemoteRealm | None]:
+    """The server with ``server_uuid`` and the realm with ``realm_uuid``, whichever server
+    that realm belongs to, in one query written out (the link request's hot path)."""
     try:
         parsed = uuid.UUID(str(server_uuid))
     except ValueError:
-        return None
-    return RemoteServer.objects.filter(uuid=parsed).first()
+        return None, None
+    as_uuid = RemoteServer._meta.get_field("uuid").get_db_prep_value  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _server_and_realm_sql(), [as_uuid(realm_uuid, connection), as_uuid(parsed, connection)]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    server_width = rows.width(RemoteServer)
+    server = rows.load(RemoteServer, row[:server_width])
+    realm_found = row[server_width] is not None
+    return server, rows.load(RemoteRealm, row[server_width:]) if realm_found else None
 
 
 def rotate_key(server_uuid: str, caller: Caller) -> Registered:
@@ -107,11 +133,14 @@ def set_deactivated(
         return server
 
 
-def authenticate(server_uuid: str, key: str, audit: AuditEntry) -> RemoteServer:
-    """The server behind these credentials. Missing credentials, unknown server, wrong key
-    and deactivated all raise the same 401; ``audit`` (the caller's flow's entry) records
-    which it was, and the server's uuid whenever the server exists."""
-    server = _by_uuid(server_uuid) if server_uuid else None
+def authenticate(
+    server_uuid: str, key: str, audit: AuditEntry, realm_uuid: uuid.UUID | None = None
+) -> tuple[RemoteServer, RemoteRealm | None]:
+    """The server behind these credentials and, when ``realm_uuid`` is given, the realm with
+    that uuid if one is registered (to this server or another). Missing credentials, unknown
+    server, wrong key and deactivated all raise the same 401; ``audit`` (the caller's flow's
+    entry) records which it was, and the server's uuid whenever the server exists."""
+    server, realm = _server_and_realm(server_uuid, realm_uuid) if server_uuid else (None, None)
     key_matches = hmac.compare_digest(
         digest(key), server.key_digest if server else _NO_SERVER_DIGEST
     )
@@ -132,7 +161,7 @@ def authenticate(server_uuid: str, key: str, audit: AuditEntry) -> RemoteServer:
         raise ServerUnauthorized(reason)
     assert server is not None
     audit.before_commit.append(lambda: _seen(server))
-    return server
+    return server, realm
 
 
 SEEN_RESOLUTION = timedelta(seconds=10)

@@ -12,7 +12,7 @@ from admit.remote.flows.registry import authenticate, set_deactivated
 def server_login(server_uuid: str, key: str, next_page: str | None, caller: Caller) -> str:
     """A signed link for the server-level log-in; the e-mail comes next, and is confirmed."""
     with audited("remote.server_login", caller) as audit:
-        server = authenticate(server_uuid, key, audit)
+        server, _ = authenticate(server_uuid, key, audit)
         check_next_page(next_page)
         identity = tokens.new_identity(
             server_uuid=str(server.uuid),

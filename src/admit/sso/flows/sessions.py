@@ -29,7 +29,7 @@ def open_session(
 ) -> tuple[str, Session]:
     now = clock.now()
     ust = new_secret(UST_PREFIX)
-    session = rows.insert(
+    session = rows.insert_at_commit(
         Session(
             ust_digest=digest(ust),
             user=user,
@@ -46,14 +46,15 @@ def open_session(
 
 
 def _event(session: Session, kind: str, caller: Caller) -> None:
+    """One event in the session's history; the session's row may be in the same batch."""
     rows.insert_at_commit(
         SessionEvent(
-            session=session,
             kind=kind,
             at=clock.now(),
             remote_ip=caller.remote_ip,
             user_agent=caller.user_agent[:512],
-        )
+        ),
+        session_id=rows.KeyOf(Session, "ust_digest", session.ust_digest),
     )
 
 
