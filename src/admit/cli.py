@@ -77,9 +77,14 @@ def serve(args: argparse.Namespace) -> None:
         "--preload",
         "--no-control-socket",
         "--timeout", "30",
-        "--access-logfile", "-" if args.access_log else "/dev/null",
-        "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(M)sms',
     ]  # fmt: skip
+    if args.access_log:  # without a log file gunicorn skips building each line altogether
+        gunicorn += [
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            '%(h)s "%(m)s %(U)s" %(s)s %(M)sms',
+        ]
     children = [subprocess.Popen(gunicorn)]
     if args.worker:
         children.append(subprocess.Popen([sys.executable, "-m", "admit.cli", "worker"]))

@@ -27,6 +27,13 @@ def test_known_user_sees_their_email_and_saved_name(client, server):
     assert b"tos_consent" not in page.content  # accepted 1.0, 1.0 in force
 
 
+def test_the_page_offers_no_links_to_admits_own_accounts(client, server):
+    known_user(client, server)
+    page = client.get(login_path(client, server)).content.decode()
+    assert 'href="/login/"' not in page and 'href="/signup/"' not in page
+    assert 'action="/logout/"' not in page
+
+
 def test_get_changes_nothing(client, server):
     user = known_user(client, server)
     client.get(login_path(client, server))
