@@ -264,3 +264,19 @@ def test_deactivated_realm_gets_no_link(client, server):
     login_path(client, server)
     RemoteRealm.objects.update(deactivated=True)
     assert_envelope(request_link(client, server), 403)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_test_transaction_a_link_request_lands_whole(client, server):
+    """As in the service, where a link request's writes go to the database as one batch."""
+    login_path(client, server)
+    row = audit_rows("remote.login_link").get()
+    assert (row.outcome, str(row.remote_realm_uuid)) == ("ok", REALM_UUID)
+    assert RemoteRealm.objects.get().host == "chat.example.com"
+    assert RemoteServer.objects.get(uuid=server.uuid).last_request_at is not None
+    made = add_server("other.example.com", "ops@other.example.com", Caller())
+    other = Server(str(made.server.uuid), made.key)
+    assert_envelope(request_link(client, other), 403)
+    refused = audit_rows("remote.login_link").last()
+    assert refused.outcome == "error" and str(refused.remote_server_uuid) == str(made.server.uuid)
+    assert RemoteServer.objects.get(uuid=made.server.uuid).last_request_at is None

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
+from admit.audit.models import AuditEvent
+from admit.confirmations.models import Confirmation
 from admit.core.context import Caller
 from admit.core.errors import AdmitError
 from admit.mail.models import OutgoingEmail
@@ -60,6 +62,9 @@ def test_duplicate_signups_make_exactly_one_account():
     assert User.objects.count() == 1
     assert errors(results) == ["E001002"] * (RACERS - 1)
     assert OutgoingEmail.objects.count() == 1
+    outcomes = AuditEvent.objects.filter(event="signup").values_list("outcome", flat=True)
+    assert sorted(outcomes) == ["error"] * (RACERS - 1) + ["ok"]  # the losers are on record
+    assert Confirmation.objects.get().object_id == str(User.objects.get().pk)
 
 
 def test_duplicate_addresses_make_exactly_one_account(settings):

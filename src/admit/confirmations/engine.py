@@ -91,8 +91,9 @@ def _object_type(obj: models.Model) -> str:
     return obj._meta.label_lower
 
 
-def create(obj: models.Model, kind: str) -> str:
-    """A new key confirming ``kind`` for ``obj``; the caller e-mails or returns it."""
+def create(obj: models.Model, kind: str, held: rows.KeyOf | None = None) -> str:
+    """A new key confirming ``kind`` for ``obj``; the caller e-mails or returns it. ``held``
+    finds ``obj``'s row when that row is itself still held in the flow's batch."""
     now = clock.now()
     key = new_secret(KEY_PREFIX)
     rows.insert_at_commit(
@@ -100,10 +101,11 @@ def create(obj: models.Model, kind: str) -> str:
             key_digest=digest(key),
             kind=kind,
             object_type=_object_type(obj),
-            object_id=str(obj.pk),
+            object_id="" if held else str(obj.pk),
             created_at=now,
             expires_at=now + _KINDS[kind].validity(),
-        )
+        ),
+        **({"object_id": held} if held else {}),
     )
     return key
 

@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 Statement = tuple[str, Sequence[Any]]
 M = TypeVar("M", bound=models.Model)
@@ -209,19 +209,25 @@ def batched() -> Iterator[None]:
 
 
 def flush(commit: bool = False) -> None:
-    """Send the held writes. ``commit``: the caller's outermost atomic block ends right after;
-    on PostgreSQL its COMMIT then goes in the same round trip, and the driver, which sees the
-    connection idle, sends no second one when Django commits."""
+    """Send the held writes, as one transaction of their own when no transaction is open.
+
+    ``commit``: the caller's outermost atomic block ends right after; on PostgreSQL its COMMIT
+    then goes in the same round trip, and the driver, which sees the connection idle, sends no
+    second one when Django commits. With no transaction open, PostgreSQL runs the statements
+    of one round trip as one implicit transaction: no BEGIN or COMMIT is sent at all.
+    """
     pending = _pending.get()
     if not pending:
         return
     statements, pending[:] = list(pending), []
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        end = ["COMMIT"] if commit and connection.in_atomic_block else []
+        with connection.cursor() as cursor:
             cursor.execute(
-                ";\n".join([*(sql for sql, _ in statements), *(["COMMIT"] if commit else [])]),
+                ";\n".join([*(sql for sql, _ in statements), *end]),
                 [value for _, params in statements for value in params],
             )
-        else:
-            for sql, params in statements:
-                cursor.execute(sql, params)
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)

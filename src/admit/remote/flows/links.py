@@ -45,7 +45,11 @@ def check_next_page(next_page: str | None) -> None:
 
 
 def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller: Caller) -> str:
-    with audited("remote.login_link", caller) as audit:
+    """A signed log-in link. Its writes (the audit row, the rate count, the server's last
+    request time) go to the database together at the end; registering a realm seen for the
+    first time, or its new name, is committed on its own when it happens: a registration
+    stands whether or not a link is then issued."""
+    with audited("remote.login_link", caller, batch_only=True) as audit:
         server, known_realm = authenticate(server_uuid, key, audit, request.realm.uuid)
         audit.remote_realm_uuid = request.realm.uuid
         hit(

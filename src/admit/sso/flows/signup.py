@@ -49,16 +49,22 @@ def signup(request: SignupRequest, caller: Caller) -> SignupResult:
 
 
 def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
+    """The user's row, its confirmation, its e-mail and the audit row go to the database
+    together at the end (``batch_only``): one round trip after the hash. The unique indexes
+    decide between concurrent sign-ups for one name; ``_conflict`` names the loser's refusal."""
     policy = settings.ADMIT_POLICY
-    with audited("signup", caller, app=request.current_app) as audit:
+    with audited("signup", caller, app=request.current_app, batch_only=True) as audit:
         audit.extra_data = {"username": request.username[:128]}
+        audit.on_conflict = _conflict
         _check_allowed(request, caller, audit)
-        user = _create_user(request, make_password(request.password), caller)
+        user = _new_user(request, make_password(request.password), caller)
         audit.target_user_id = user.user_id
         if not policy.signup.confirmation_required:
-            _confirmed(user, audit)
+            _confirm(user, audit)
+            rows.insert_at_commit(user)
             return SignupResult(confirm_token=None, user_id=user.user_id)
-        token = confirmations.create(user, SIGNUP)
+        rows.insert_at_commit(user)
+        token = confirmations.create(user, SIGNUP, held=rows.KeyOf(User, "user_id", user.user_id))
         enqueue("signup_confirm", user.email, {"user": user, "link": confirmations.link(token)})
         shown = token if policy.signup.return_confirm_token else None
         return SignupResult(confirm_token=shown, user_id=user.user_id)
@@ -89,8 +95,8 @@ def _check_apps(request: SignupRequest) -> None:
         raise AdmitError(Code.APP_INVALID, f"unknown apps in app_list: {unknown!r}")
 
 
-def _create_user(request: SignupRequest, password_hash: str, caller: Caller) -> User:
-    user = User(
+def _new_user(request: SignupRequest, password_hash: str, caller: Caller) -> User:
+    return User(
         user_id=new_public_id("zusr"),
         username=request.username,
         username_key=normalize_username(request.username),
@@ -104,17 +110,15 @@ def _create_user(request: SignupRequest, password_hash: str, caller: Caller) -> 
         remote_ip=caller.remote_ip,
         remote_addr=request.remote_addr[:255],
     )
-    # Inserted without looking first: the unique indexes decide, also between concurrent
-    # sign-ups, and the common case costs one statement.
-    try:
-        rows.insert(user)
-    except IntegrityError as exc:
-        if "email_key" not in str(exc):
-            raise AdmitError(Code.USERNAME_EXISTS, "username taken") from exc
-        if not settings.ADMIT_POLICY.signup.inform_if_email_exists:
-            raise _EmailTaken from exc
-        raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken") from exc
-    return user
+
+
+def _conflict(exc: IntegrityError) -> Exception:
+    """Which unique index refused the new user: the name, or the address (told or hidden)."""
+    if "email_key" not in str(exc):
+        return AdmitError(Code.USERNAME_EXISTS, "username taken")
+    if not settings.ADMIT_POLICY.signup.inform_if_email_exists:
+        return _EmailTaken()
+    return AdmitError(Code.EMAIL_EXISTS, "e-mail address taken")
 
 
 def _answer_for_taken_email(request: SignupRequest, caller: Caller) -> SignupResult:
@@ -144,7 +148,7 @@ def on_signup_confirmed(confirmation: Confirmation, audit: AuditEntry) -> str:
     user = User.objects.select_for_update().get(pk=confirmation.object_id)
     audit.target_user_id = user.user_id
     audit.app = user.signup_app
-    _confirmed(user, audit)
+    user.save(update_fields=_confirm(user, audit))
     if user.is_approved:
         return "Your address is confirmed and your account is ready: you can log in now."
     return AWAITING_APPROVAL
@@ -159,8 +163,9 @@ def describe_signup(confirmation: Confirmation) -> str:
     return "your sign-up: press the button to confirm that this e-mail address is yours."
 
 
-def _confirmed(user: User, audit: AuditEntry) -> None:
-    """The address is proven: approve at once when the policy does not ask a super-user."""
+def _confirm(user: User, audit: AuditEntry) -> list[str]:
+    """The address is proven: approve at once when the policy does not ask a super-user.
+    Returns the fields changed on ``user``, for the caller to save."""
     policy = settings.ADMIT_POLICY.signup
     now = clock.now()
     user.confirmed_at = now
@@ -172,4 +177,4 @@ def _confirmed(user: User, audit: AuditEntry) -> None:
         audit.extra_data["auto_approved"] = True
         if policy.send_welcome_email:
             enqueue("welcome", user.email, {"user": user})
-    user.save(update_fields=fields)
+    return fields
