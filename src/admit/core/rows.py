@@ -1,18 +1,18 @@
 """Reads and writes on the hot paths, without the ORM's per-statement cost.
 
 The ORM builds a statement's SQL anew for every query, which on the sign-up, log-in and
-remote-link paths cost more CPU than the database spent answering. ``insert`` builds each
-model's INSERT once and reuses it. For reads written out by hand, ``columns`` gives a model's
-select list and ``load`` turns those columns of a result row back into a model instance,
-with the same conversions the ORM applies (SQLite keeps UUIDs, booleans and datetimes as
-text and numbers).
+remote-link paths cost more CPU than the database spent answering. For reads written out by
+hand, ``columns`` gives a model's select list and ``load`` turns those columns of a result
+row back into a model instance, with the same conversions the ORM applies (SQLite keeps
+UUIDs, booleans and datetimes as text and numbers).
 
 Rows that nothing reads back before the commit (the audit row, a queued e-mail, a
-confirmation, a rate-limit count) can instead be written ``at_commit``: inside ``batched()``
-(which ``admit.audit.log.audited`` opens around every flow) they are kept and sent together by
-``flush()`` just before the commit, in one round trip on PostgreSQL, whose simple-query
-protocol takes several statements separated by ``;``. Outside ``batched()`` they are written
-at once. Both keep every write in the flow's transaction.
+confirmation, a rate-limit count, a new session) are written ``at_commit``, each model's
+INSERT built once: inside ``batched()`` (which ``admit.audit.log.audited`` opens around every
+flow) they are kept and sent together by ``flush()`` at the end of the flow, in one round
+trip on PostgreSQL, whose simple-query protocol takes several statements separated by ``;``.
+A held row can refer to one held before it (``KeyOf``). Outside ``batched()`` they are
+written at once. Both keep every write in the flow's transaction.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ _pending: ContextVar[list[Statement] | None] = ContextVar("admit_pending_writes"
 class _Insert:
     head: str  # "INSERT INTO table (every column but an automatic primary key) VALUES "
     sql: str  # the head and one placeholder per column
-    returning: str  # the clause that answers with that key, where the database has one
     fields: list[models.Field]
 
 
@@ -73,10 +72,7 @@ def _insert_of(model: type[models.Model]) -> _Insert:
         columns = ", ".join(quote(f.column) for f in fields)
         head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
         sql = head + "(" + ", ".join(["%s"] * len(fields)) + ")"
-        returning = ""
-        if auto_pk and connection.features.can_return_columns_from_insert:
-            returning = f" RETURNING {quote(meta.pk.column)}"  # type: ignore[union-attr]
-        _inserts[key] = _Insert(head, sql, returning, fields)
+        _inserts[key] = _Insert(head, sql, fields)
     return _inserts[key]
 
 
@@ -140,17 +136,6 @@ def _values(obj: models.Model, fields: list[models.Field]) -> list[Any]:
 def _saved(obj: models.Model) -> None:
     obj._state.adding = False
     obj._state.db = connection.alias
-
-
-def insert(obj: M) -> M:
-    """INSERT ``obj`` now, like ``obj.save()`` for a new row, and set its primary key."""
-    statement = _insert_of(type(obj))
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql + statement.returning, _values(obj, statement.fields))
-        if obj.pk is None:
-            obj.pk = cursor.fetchone()[0] if statement.returning else cursor.lastrowid
-    _saved(obj)
-    return obj
 
 
 def insert_at_commit(obj: M, **references: KeyOf) -> M:
