@@ -213,6 +213,6 @@ def flush(commit: bool = False) -> None:
                 [value for _, params in statements for value in params],
             )
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
