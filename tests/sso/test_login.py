@@ -93,3 +93,16 @@ def test_logout_ends_the_session(api, superuser):
 
 def test_logout_of_an_unknown_session_is_ok_too(api, db):
     assert api.post(LOGOUT, {"ust": "zust" + "0" * 32, "current_app": "CRM"}).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_test_transaction_a_sign_up_and_a_log_in_land_whole(api, member):
+    """As in the service, where both flows send their writes as one batch at their end."""
+    assert member.is_confirmed and member.is_approved  # set before the row was written
+    ust = api.post(LOGIN, credentials()).json()["ust"]
+    session = Session.objects.get(ust_digest=digest(ust))
+    assert [event.kind for event in session.events.all()] == ["login"]
+    member.refresh_from_db()
+    assert member.last_login == session.created_at
+    outcomes = AuditEvent.objects.values_list("event", "outcome").order_by("id")
+    assert list(outcomes) == [("signup", "ok"), ("login", "ok")]

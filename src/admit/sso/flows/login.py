@@ -60,9 +60,15 @@ def login(request: LoginRequest, caller: Caller) -> LoginResult:
     ``[login] inform_if_*``. Failures count towards the address's rate limit and the
     username's growing pause whether or not the username exists, and towards the account's
     lock after ``[login] max_consecutive_failures``.
+
+    The new session, its event, the user's ``last_login`` and the audit row go to the database
+    together at the end (``batch_only``). The rarer writes on the way are committed when they
+    happen: a claimed TOTP code stays spent (also if the log-in is then refused), and a forced
+    password change stands, with the user's other sessions ended, before the new session is
+    written.
     """
     policy = settings.ADMIT_POLICY
-    with audited("login", caller, app=request.current_app) as audit:
+    with audited("login", caller, app=request.current_app, batch_only=True) as audit:
         if request.current_app not in policy.apps.all:
             raise AdmitError(Code.APP_INVALID, f"unknown app {request.current_app!r}")
         attempt = _Attempt(request, caller, audit)
