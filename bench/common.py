@@ -7,6 +7,7 @@ Everything talks to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import math
@@ -29,6 +30,23 @@ POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", f"postgres://postgres@
 VENV_BIN = Path(sys.executable).parent
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
+
+
+def bench_parser(doc: str, seconds: float, seconds_help: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes: how long to measure, the server's workers, the load
+    generator's connections; a benchmark adds its own before ``bench_args``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=seconds, help=seconds_help)
+    cpus = os.cpu_count() or 1
+    parser.add_argument("--workers", type=int, default=cpus, help="server workers (default: cores)")
+    parser.add_argument("--connections", type=int, default=0, help="default: 2 x workers")
+    return parser
+
+
+def bench_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    args = parser.parse_args()
+    args.connections = args.connections or 2 * args.workers
+    return args
 
 
 @contextlib.contextmanager

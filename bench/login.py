@@ -11,13 +11,19 @@ after. Every log-in costs one hash, so the hash rate is the ceiling. The last li
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import tempfile
 from pathlib import Path
 
-from common import VENV_BIN, admit_environment, admit_server, temporary_database
+from common import (
+    VENV_BIN,
+    admit_environment,
+    admit_server,
+    bench_args,
+    bench_parser,
+    temporary_database,
+)
 from load import drive
 from signup import bench_policy, hash_rate
 
@@ -37,13 +43,9 @@ def make_users(database_url: str) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="the measured load")
+    parser = bench_parser(__doc__, 15.0, "the measured load")
     parser.add_argument("--hash-seconds", type=float, default=5.0, help="each hash measurement")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--connections", type=int, default=0, help="default: 2 x workers")
-    args = parser.parse_args()
-    connections = args.connections or 2 * args.workers
+    args = bench_args(parser)
     policy, policy_note = bench_policy()  # one client address: limits raised out of reach
 
     with (
@@ -60,15 +62,17 @@ def main() -> None:
             for name in names
         ]
         before = hash_rate(args.workers, args.hash_seconds, PASSWORD)
-        drive(server.port, logins, 2.0, connections)  # warm-up, unmeasured
+        drive(server.port, logins, 2.0, args.connections)  # warm-up, unmeasured
         measured = drive(
-            server.port, logins, args.seconds, connections, '"ust"', meter=server.cpu_meter()
+            server.port, logins, args.seconds, args.connections, '"ust"', meter=server.cpu_meter()
         )
         after = hash_rate(args.workers, args.hash_seconds, PASSWORD)
 
     hashes = (before.per_second + after.per_second) / 2
     ratio = measured.rate / hashes if hashes else 0.0
-    print(f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {connections}")
+    print(
+        f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {args.connections}"
+    )
     print(policy_note)
     print(
         f"argon2id hash rate ({args.workers} processes, m=19456 KiB t=2 p=1): {hashes:.1f}/s"

@@ -13,7 +13,6 @@ the floor is R >= 0.50 for each.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -26,7 +25,15 @@ from pathlib import Path
 
 import psycopg
 
-from common import HOST, VENV_BIN, admit_environment, admit_server, temporary_database
+from common import (
+    HOST,
+    VENV_BIN,
+    admit_environment,
+    admit_server,
+    bench_args,
+    bench_parser,
+    temporary_database,
+)
 from load import drive
 from signup import bench_policy
 
@@ -80,12 +87,7 @@ def make_known_user(database_url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="each measured phase")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--connections", type=int, default=0, help="default: 2 x workers")
-    args = parser.parse_args()
-    connections = args.connections or 2 * args.workers
+    args = bench_args(bench_parser(__doc__, 10.0, "each measured phase"))
     limits, policy_note = bench_policy()
     policy = limits + "\n[remote]\nlink_requests_per_server = [1000000000, 60]\n"
 
@@ -111,25 +113,29 @@ def main() -> None:
             )
         ]
         health = [("GET", "/health", None)]
-        drive(server.port, health + pages[:20], 2.0, connections)  # warm-up, unmeasured
+        drive(server.port, health + pages[:20], 2.0, args.connections)  # warm-up, unmeasured
         meter = server.cpu_meter()
-        before = drive(server.port, health, args.seconds, connections, '"ok"', meter=meter)
+        before = drive(server.port, health, args.seconds, args.connections, '"ok"', meter=meter)
         links = drive(
             server.port,
             link_requests,
             args.seconds,
-            connections,
+            args.connections,
             "login_url",
             authorization,
             meter,
         )
-        loads = drive(server.port, pages, args.seconds, connections, "Confirm login", meter=meter)
-        after = drive(server.port, health, args.seconds, connections, '"ok"', meter=meter)
+        loads = drive(
+            server.port, pages, args.seconds, args.connections, "Confirm login", meter=meter
+        )
+        after = drive(server.port, health, args.seconds, args.connections, '"ok"', meter=meter)
 
     ceiling = (before.rate + after.rate) / 2
     link_ratio = links.rate / ceiling if ceiling else 0.0
     page_ratio = loads.rate / ceiling if ceiling else 0.0
-    print(f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {connections}")
+    print(
+        f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {args.connections}"
+    )
     print(policy_note + "; [remote] link_requests_per_server raised likewise")
     print(before.line("ceiling before (GET /health)"))
     print(links.line("link requests (POST /api/v1/remotes/server/login-link)"))

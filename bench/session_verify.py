@@ -12,7 +12,6 @@ verify p99 under 20 ms.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import secrets
@@ -23,7 +22,14 @@ from pathlib import Path
 
 import psycopg
 
-from common import VENV_BIN, admit_environment, admit_server, temporary_database
+from common import (
+    VENV_BIN,
+    admit_environment,
+    admit_server,
+    bench_args,
+    bench_parser,
+    temporary_database,
+)
 from load import drive
 
 SESSIONS = 10_000
@@ -49,12 +55,7 @@ def make_sessions(database_url: str, count: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="each measured phase")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--connections", type=int, default=0, help="default: 2 x workers")
-    args = parser.parse_args()
-    connections = args.connections or 2 * args.workers
+    args = bench_args(bench_parser(__doc__, 10.0, "each measured phase"))
 
     with temporary_database() as database_url, admit_server(database_url, args.workers) as server:
         tokens = make_sessions(database_url, SESSIONS)
@@ -62,14 +63,16 @@ def main() -> None:
             ("POST", "/zato/sso/user/session", {"current_ust": t, "target_ust": t}) for t in tokens
         ]
         health = [("GET", "/health", None)]
-        drive(server.port, verify[:500] + health, 2.0, connections)  # warm-up, unmeasured
-        before = drive(server.port, health, args.seconds, connections, '"ok"')
-        verified = drive(server.port, verify, args.seconds, connections, '"is_valid": true')
-        after = drive(server.port, health, args.seconds, connections, '"ok"')
+        drive(server.port, verify[:500] + health, 2.0, args.connections)  # warm-up, unmeasured
+        before = drive(server.port, health, args.seconds, args.connections, '"ok"')
+        verified = drive(server.port, verify, args.seconds, args.connections, '"is_valid": true')
+        after = drive(server.port, health, args.seconds, args.connections, '"ok"')
 
     ceiling = (before.rate + after.rate) / 2
     ratio = verified.rate / ceiling if ceiling else 0.0
-    print(f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {connections}")
+    print(
+        f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {args.connections}"
+    )
     print(f"live sessions: {SESSIONS}")
     print(before.line("ceiling before (GET /health)"))
     print(verified.line("verify (POST /zato/sso/user/session)"))

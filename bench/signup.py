@@ -47,6 +47,8 @@ from common import (
     HOST,
     Server,
     admit_server,
+    bench_args,
+    bench_parser,
     cpu_busy_fraction,
     machine_busy_seconds,
     percentile,
@@ -68,17 +70,11 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    cpus = os.cpu_count() or 1
-    parser.add_argument("--seconds", type=float, default=20.0, help="saturation phase length")
+    parser = bench_parser(__doc__, 20.0, "saturation phase length")
     parser.add_argument("--paced-seconds", type=float, default=15.0, help="half-load phase length")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured load first")
     parser.add_argument("--hash-seconds", type=float, default=5.0, help="each hash measurement")
-    parser.add_argument("--workers", type=int, default=cpus, help="server workers (default: cores)")
-    parser.add_argument("--connections", type=int, default=0, help="default: 2 x workers")
-    args = parser.parse_args()
-    args.connections = args.connections or 2 * args.workers
-    return args
+    return bench_args(parser)
 
 
 def bench_policy() -> tuple[str, str]:
