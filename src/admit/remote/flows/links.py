@@ -12,7 +12,6 @@ from admit.audit.log import audited
 from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
-from admit.core.ratelimit import hit
 from admit.remote import tokens
 from admit.remote.flows.registry import authenticate
 from admit.remote.models import RemoteRealm, RemoteServer
@@ -50,14 +49,9 @@ def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller:
     first time, or its new name, is committed on its own when it happens: a registration
     stands whether or not a link is then issued."""
     with audited("remote.login_link", caller, batch_only=True) as audit:
-        server, known_realm = authenticate(server_uuid, key, audit, request.realm.uuid)
+        rate = ("remote-links-server", settings.ADMIT_POLICY.remote.link_requests_per_server)
+        server, known_realm = authenticate(server_uuid, key, audit, request.realm.uuid, rate)
         audit.remote_realm_uuid = request.realm.uuid
-        hit(
-            "remote-links-server",
-            str(server.uuid),
-            settings.ADMIT_POLICY.remote.link_requests_per_server,
-            audit,
-        )
         check_next_page(request.next_page)
         realm = register_realm(server, request.realm, known_realm)
         audit.extra_data = {"user_uuid": str(request.user_uuid), "next_page": request.next_page}

@@ -17,6 +17,7 @@ from admit.audit.log import AuditEntry, audited
 from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
+from admit.core.ratelimit import NOT_READ, Counter, NotRead
 from admit.core.secrets import digest, new_secret
 from admit.remote.models import HOST_PATTERN, RemoteRealm, RemoteServer
 
@@ -70,42 +71,60 @@ def add_server(hostname: str, contact_email: str, caller: Caller) -> Registered:
 
 
 def find_server(server_uuid: str) -> RemoteServer:
-    server, _ = _server_and_realm(server_uuid, None)
+    server = _lookup(server_uuid, None).server
     if server is None:
         raise AdmitError(Code.NOT_ALLOWED, f"no remote server {server_uuid}")
     return server
 
 
+@dataclass(frozen=True)
+class _Found:
+    server: RemoteServer | None
+    realm: RemoteRealm | None
+    counted: int | None | NotRead = NOT_READ  # the rate counter's column, when one was asked for
+
+
 @cache
-def _server_and_realm_sql() -> str:
+def _lookup_sql(counted_sql: str) -> str:
     return (
-        f"SELECT {rows.columns(RemoteServer, 's')}, {rows.columns(RemoteRealm, 'r')}"  # noqa: S608
-        " FROM remote_remoteserver s LEFT JOIN remote_remoterealm r ON r.uuid = %s"
-        " WHERE s.uuid = %s"
+        f"SELECT {rows.columns(RemoteServer, 's')}, {rows.columns(RemoteRealm, 'r')},"  # noqa: S608
+        f" {counted_sql} FROM remote_remoteserver s"
+        " LEFT JOIN remote_remoterealm r ON r.uuid = %s WHERE s.uuid = %s"
     )
 
 
-def _server_and_realm(
-    server_uuid: str, realm_uuid: uuid.UUID | None
-) -> tuple[RemoteServer | None, RemoteRealm | None]:
-    """The server with ``server_uuid`` and the realm with ``realm_uuid``, whichever server
-    that realm belongs to, in one query written out (the link request's hot path)."""
-    try:
-        parsed = uuid.UUID(str(server_uuid))
-    except ValueError:
-        return None, None
+def _lookup(
+    server_uuid: str, realm_uuid: uuid.UUID | None, counter: Counter | None = None
+) -> _Found:
+    """The server with ``server_uuid``, the realm with ``realm_uuid`` (whichever server it
+    belongs to) and ``counter``'s count, in one query written out (the link request's hot
+    path)."""
+    parsed = _parsed(server_uuid)
+    if parsed is None:
+        return _Found(None, None)
+    counted_sql, counted_params = counter.column() if counter else ("NULL", [])
     as_uuid = RemoteServer._meta.get_field("uuid").get_db_prep_value  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         cursor.execute(
-            _server_and_realm_sql(), [as_uuid(realm_uuid, connection), as_uuid(parsed, connection)]
+            _lookup_sql(counted_sql),
+            [*counted_params, as_uuid(realm_uuid, connection), as_uuid(parsed, connection)],
         )
         row = cursor.fetchone()
     if row is None:
-        return None, None
-    server_width = rows.width(RemoteServer)
-    server = rows.load(RemoteServer, row[:server_width])
-    realm_found = row[server_width] is not None
-    return server, rows.load(RemoteRealm, row[server_width:]) if realm_found else None
+        return _Found(None, None)
+    server_end = rows.width(RemoteServer)
+    realm_end = server_end + rows.width(RemoteRealm)
+    server = rows.load(RemoteServer, row[:server_end])
+    realm_found = row[server_end] is not None
+    realm = rows.load(RemoteRealm, row[server_end:realm_end]) if realm_found else None
+    return _Found(server, realm, row[realm_end] if counter else NOT_READ)
+
+
+def _parsed(server_uuid: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(server_uuid))
+    except ValueError:
+        return None
 
 
 def rotate_key(server_uuid: str, caller: Caller) -> Registered:
@@ -134,13 +153,21 @@ def set_deactivated(
 
 
 def authenticate(
-    server_uuid: str, key: str, audit: AuditEntry, realm_uuid: uuid.UUID | None = None
+    server_uuid: str,
+    key: str,
+    audit: AuditEntry,
+    realm_uuid: uuid.UUID | None = None,
+    rate: tuple[str, tuple[int, int]] | None = None,
 ) -> tuple[RemoteServer, RemoteRealm | None]:
     """The server behind these credentials and, when ``realm_uuid`` is given, the realm with
     that uuid if one is registered (to this server or another). Missing credentials, unknown
     server, wrong key and deactivated all raise the same 401; ``audit`` (the caller's flow's
-    entry) records which it was, and the server's uuid whenever the server exists."""
-    server, realm = _server_and_realm(server_uuid, realm_uuid) if server_uuid else (None, None)
+    entry) records which it was, and the server's uuid whenever the server exists. ``rate``,
+    a bucket and its limit, is then hit for this server, its count read in the same query."""
+    parsed = _parsed(server_uuid)
+    counter = Counter(rate[0], str(parsed), rate[1]) if rate and parsed else None
+    found = _lookup(server_uuid, realm_uuid, counter) if server_uuid else _Found(None, None)
+    server = found.server
     key_matches = hmac.compare_digest(
         digest(key), server.key_digest if server else _NO_SERVER_DIGEST
     )
@@ -160,8 +187,10 @@ def authenticate(
         audit.extra_data["refused"] = reason
         raise ServerUnauthorized(reason)
     assert server is not None
+    if counter is not None:
+        counter.hit(audit, found.counted)
     audit.before_commit.append(lambda: _seen(server))
-    return server, realm
+    return server, found.realm
 
 
 SEEN_RESOLUTION = timedelta(seconds=10)

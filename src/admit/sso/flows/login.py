@@ -15,8 +15,7 @@ from admit.audit.log import AuditEntry, audited
 from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
-from admit.core.ratelimit import check as check_rate
-from admit.core.ratelimit import count as count_rate
+from admit.core.ratelimit import Counter
 from admit.sso import lockout
 from admit.sso.flows.sessions import end_sessions_of, open_session, session_for
 from admit.sso.models import Session, User, normalize_username
@@ -72,7 +71,6 @@ def login(request: LoginRequest, caller: Caller) -> LoginResult:
         if request.current_app not in policy.apps.all:
             raise AdmitError(Code.APP_INVALID, f"unknown app {request.current_app!r}")
         attempt = _Attempt(request, caller, audit)
-        attempt.refuse_if_throttled()
         user = attempt.authenticate()
         warnings = _check_account(user, request, caller, audit)
         if attempt.failures_on_record:
@@ -92,20 +90,19 @@ class _Attempt:
         self.caller = caller
         self.audit = audit
         self.username_key = normalize_username(request.username)
-        self.limits = settings.ADMIT_POLICY.rate_limits
+        limit = settings.ADMIT_POLICY.rate_limits.login_failures_per_address
+        self.address_failures = (
+            Counter("login-failures-address", caller.remote_ip, limit) if caller.remote_ip else None
+        )
         self.failures_on_record = False
 
-    def refuse_if_throttled(self) -> None:
-        if self.caller.remote_ip:
-            check_rate(
-                "login-failures-address",
-                self.caller.remote_ip,
-                self.limits.login_failures_per_address,
-            )
-        self.failures_on_record = lockout.ensure_not_paused(self.username_key)
-
     def authenticate(self) -> User:
-        user = _user_by_username_key(self.username_key)
+        """The user, once the address's failures, the username's pause and the password let
+        the attempt through; the user and the address's count come in one query."""
+        user, counted = _user_and_count(self.username_key, self.address_failures)
+        if self.address_failures is not None:
+            self.address_failures.check(counted)
+        self.failures_on_record = lockout.ensure_not_paused(self.username_key)
         if user is None:
             check_password(self.request.password, _dummy_hash())
             raise self._failure(None, Code.NOT_ALLOWED, "no such user")
@@ -136,27 +133,28 @@ class _Attempt:
         return AdmitError(code, message)
 
     def _count_failure(self) -> None:
-        if self.caller.remote_ip:
-            count_rate(
-                "login-failures-address",
-                self.caller.remote_ip,
-                self.limits.login_failures_per_address,
-            )
+        if self.address_failures is not None:
+            self.address_failures.count()
         lockout.record_failure(self.username_key)
 
 
 @cache
-def _user_by_username_key_sql() -> str:
-    return f"SELECT {rows.columns(User, 'u')} FROM sso_user u WHERE u.username_key = %s"  # noqa: S608
+def _user_and_count_sql(counted_sql: str) -> str:
+    return (
+        f"SELECT {rows.columns(User, 'u')}, {counted_sql} FROM (SELECT 1) AS one"  # noqa: S608
+        " LEFT JOIN sso_user u ON u.username_key = %s"
+    )
 
 
-def _user_by_username_key(username_key: str) -> User | None:
-    """Written out: on the log-in path the ORM spent more time building this query than the
-    database spent answering it."""
+def _user_and_count(username_key: str, counter: Counter | None) -> tuple[User | None, int | None]:
+    """The user with ``username_key`` and ``counter``'s count, in one query written out: on the
+    log-in path the ORM spent more time building a query than the database answering it."""
+    counted_sql, counted_params = counter.column() if counter else ("NULL", [])
     with connection.cursor() as cursor:
-        cursor.execute(_user_by_username_key_sql(), [username_key])
+        cursor.execute(_user_and_count_sql(counted_sql), [*counted_params, username_key])
         row = cursor.fetchone()
-    return rows.load(User, row) if row else None
+    user = rows.load(User, row[:-1]) if row[0] is not None else None
+    return user, row[-1]
 
 
 def _not_approved(user: User) -> AdmitError:
