@@ -23,7 +23,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 Statement = tuple[str, Sequence[Any]]
 M = TypeVar("M", bound=models.Model)
@@ -117,20 +118,25 @@ def width(model: type[models.Model]) -> int:
     return len(model._meta.concrete_fields)
 
 
+def _db() -> BaseDatabaseWrapper:
+    """The connection itself: every attribute read through the ``django.db.connection`` proxy
+    is a thread-local lookup, and converting a row's values reads dozens."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def load(model: type[M], values: Sequence[Any]) -> M:
     """The instance of ``model`` whose ``columns`` a query returned as ``values``."""
-    spec = _load_of(model)
+    spec, db = _load_of(model), _db()
     converted = list(values)
     for position, converters in spec.converters:
         for converter in converters:
-            converted[position] = converter(
-                converted[position], spec.expressions[position], connection
-            )
-    return cast(M, model.from_db(connection.alias, spec.attnames, converted))
+            converted[position] = converter(converted[position], spec.expressions[position], db)
+    return cast(M, model.from_db(DEFAULT_DB_ALIAS, spec.attnames, converted))
 
 
 def _values(obj: models.Model, fields: list[models.Field]) -> list[Any]:
-    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    db = _db()
+    return [field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields]
 
 
 def _saved(obj: models.Model) -> None:
