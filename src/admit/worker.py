@@ -13,6 +13,7 @@ from admit.core.ratelimit import sweep_expired as sweep_rate_counts
 from admit.mail.outbox import deliver_due
 from admit.remote.flows.confirm_login import sweep_spent as sweep_spent_login_links
 from admit.sso.flows.sessions import sweep_expired as sweep_sessions
+from admit.sso.lockout import sweep_expired as sweep_login_pauses
 
 log = logging.getLogger("admit.worker")
 
@@ -22,6 +23,7 @@ SWEEP_EVERY_SECONDS = 300
 def sweep() -> None:
     sweep_spent_login_links()
     sweep_rate_counts()
+    sweep_login_pauses()
     sessions, confirmations = sweep_sessions(), sweep_confirmations()
     if sessions or confirmations:
         log.info("swept %s expired sessions, %s old confirmations", sessions, confirmations)

@@ -12,7 +12,8 @@ from admit.audit.models import AuditEvent
 from admit.core import totp
 from admit.core.context import Caller
 from admit.sso.flows.users import NewUser, _insert
-from admit.sso.models import Session, User
+from admit.sso.models import LoginPause, Session, User
+from admit.worker import sweep
 from tests.conftest import GOOD_PASSWORD, ApiClient, codes, signup_body
 
 pytestmark = pytest.mark.django_db
@@ -350,6 +351,28 @@ def test_the_pause_never_exceeds_lockout_max_seconds(api, member, clock, policy)
     clock.advance(seconds=201)
     fail(api)
     assert api.post(LOGIN, credentials())["Retry-After"] == "250"
+
+
+def test_a_successful_log_in_starts_the_count_afresh(api, member, clock):
+    for _ in range(4):
+        fail(api)
+    assert api.post(LOGIN, credentials()).status_code == 200
+    assert not LoginPause.objects.exists()
+    for _ in range(4):
+        fail(api)
+    assert api.post(LOGIN, credentials()).status_code == 200  # four again, not eight
+
+
+def test_the_worker_forgets_failures_after_twice_the_longest_pause(api, member, clock, policy):
+    policy(login={"lockout_after": 1, "lockout_seconds": 100, "lockout_max_seconds": 250})
+    fail(api)
+    fail(api, "nobody")
+    clock.advance(seconds=400)
+    fail(api, "nobody")  # this one's record is renewed
+    clock.advance(seconds=101)
+    sweep()
+    assert list(LoginPause.objects.values_list("failures", flat=True)) == [2]
+    assert api.post(LOGIN, credentials()).status_code == 200
 
 
 def test_an_unknown_username_is_paused_exactly_like_a_known_one(api, member, clock):

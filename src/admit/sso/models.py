@@ -136,3 +136,19 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at}"
+
+
+class LoginPause(models.Model):
+    """The consecutive failed log-ins of one username, known or not, and the pause they
+    earned (``admit.sso.lockout``). ``subject`` is a hash of the normalised username."""
+
+    subject = models.CharField(max_length=80)
+    failures = models.PositiveIntegerField()
+    paused_until = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject"], name="one_pause_per_username")]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failures, paused until {self.paused_until}"

@@ -18,7 +18,7 @@ from admit.core.errors import AdmitError, Code
 from admit.core.ratelimit import Counter
 from admit.sso import lockout
 from admit.sso.flows.sessions import end_sessions_of, open_session, session_for
-from admit.sso.models import Session, User, normalize_username
+from admit.sso.models import LoginPause, Session, User, normalize_username
 from admit.sso.passwords import set_password
 from admit.sso.second_factor import claim_code
 
@@ -98,11 +98,12 @@ class _Attempt:
 
     def authenticate(self) -> User:
         """The user, once the address's failures, the username's pause and the password let
-        the attempt through; the user and the address's count come in one query."""
-        user, counted = _user_and_count(self.username_key, self.address_failures)
+        the attempt through; the user, the pause and the address's count come in one query."""
+        found = _find(self.username_key, self.address_failures)
         if self.address_failures is not None:
-            self.address_failures.check(counted)
-        self.failures_on_record = lockout.ensure_not_paused(self.username_key)
+            self.address_failures.check(found.address_failures)
+        self.failures_on_record = lockout.refuse_if_paused(found.pause)
+        user = found.user
         if user is None:
             check_password(self.request.password, _dummy_hash())
             raise self._failure(None, Code.NOT_ALLOWED, "no such user")
@@ -138,23 +139,40 @@ class _Attempt:
         lockout.record_failure(self.username_key)
 
 
+@dataclass(frozen=True)
+class _Found:
+    user: User | None
+    pause: LoginPause | None
+    address_failures: int | None
+
+
 @cache
-def _user_and_count_sql(counted_sql: str) -> str:
+def _found_sql(counted_sql: str) -> str:
     return (
-        f"SELECT {rows.columns(User, 'u')}, {counted_sql} FROM (SELECT 1) AS one"  # noqa: S608
-        " LEFT JOIN sso_user u ON u.username_key = %s"
+        f"SELECT {rows.columns(User, 'u')}, {rows.columns(LoginPause, 'p')}, {counted_sql}"  # noqa: S608
+        " FROM (SELECT 1) AS one LEFT JOIN sso_user u ON u.username_key = %s"
+        " LEFT JOIN sso_loginpause p ON p.subject = %s"
     )
 
 
-def _user_and_count(username_key: str, counter: Counter | None) -> tuple[User | None, int | None]:
-    """The user with ``username_key`` and ``counter``'s count, in one query written out: on the
-    log-in path the ORM spent more time building a query than the database answering it."""
+def _find(username_key: str, counter: Counter | None) -> _Found:
+    """The user with ``username_key``, the username's pause and ``counter``'s count, in one
+    query written out: on the log-in path the ORM spent more time building queries than the
+    database spent answering them."""
     counted_sql, counted_params = counter.column() if counter else ("NULL", [])
     with connection.cursor() as cursor:
-        cursor.execute(_user_and_count_sql(counted_sql), [*counted_params, username_key])
+        cursor.execute(
+            _found_sql(counted_sql),
+            [*counted_params, username_key, lockout.subject(username_key)],
+        )
         row = cursor.fetchone()
-    user = rows.load(User, row[:-1]) if row[0] is not None else None
-    return user, row[-1]
+    pause_at = rows.width(User)
+    count_at = pause_at + rows.width(LoginPause)
+    return _Found(
+        rows.load(User, row[:pause_at]) if row[0] is not None else None,
+        rows.load(LoginPause, row[pause_at:count_at]) if row[pause_at] is not None else None,
+        row[count_at],
+    )
 
 
 def _not_approved(user: User) -> AdmitError:
