@@ -188,6 +188,16 @@ def execute_at_commit(sql: str, params: Sequence[Any]) -> None:
         pending.append((sql, params))
 
 
+def commit_without_waiting() -> None:
+    """On PostgreSQL, the held writes' commit returns before their WAL reaches the disk
+    (``synchronous_commit`` off for that one transaction). A crash of PostgreSQL itself within
+    ``wal_writer_delay`` (200 ms by default) can lose them; a crash of admit cannot, and
+    nothing is ever half-written. Only for flows whose writes are records of what was done (an
+    audit row, a rate count, a last-seen time), never state that a later request relies on."""
+    if connection.vendor == "postgresql":
+        execute_at_commit("SET LOCAL synchronous_commit TO OFF", [])
+
+
 @contextmanager
 def batched() -> Iterator[None]:
     """Keep ``*_at_commit`` writes until ``flush()``; what is not flushed is dropped, as the
