@@ -224,10 +224,11 @@ def flush(commit: bool = False) -> None:
     if connection.vendor == "postgresql":
         end = ["COMMIT"] if commit and connection.in_atomic_block else []
         with connection.cursor() as cursor:
-            cursor.execute(
-                ";\n".join([*(sql for sql, _ in statements), *end]),
-                [value for _, params in statements for value in params],
-            )
+            # Each statement merged with its values on its own, as the driver would: it parses a
+            # statement's placeholders once and remembers them, but not for a text as long as
+            # the whole batch, which it would parse anew every time.
+            merge = cursor.cursor.mogrify
+            cursor.execute(";\n".join([*(merge(sql, params) for sql, params in statements), *end]))
         return
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for sql, params in statements:
