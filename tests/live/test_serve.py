@@ -57,11 +57,11 @@ def test_the_email_worker_started_by_serve_delivers_to_the_outbox(live_admit):
 def _failures_from_other_processes(live, count: int) -> None:
     """Failed log-ins counted by separate processes, as other workers would count them."""
     code = (
-        "from admit.core.ratelimit import count\n"
+        "from admit.core.ratelimit import Counter\n"
         "from django.conf import settings\n"
         "limit = settings.ADMIT_POLICY.rate_limits.login_failures_per_address\n"
         f"for _ in range({count}):\n"
-        "    count('login-failures-address', '127.0.0.1', limit)\n"
+        "    Counter('login-failures-address', '127.0.0.1', limit).count()\n"
     )
     for _ in range(2):
         done = live.python(code)

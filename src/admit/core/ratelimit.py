@@ -124,16 +124,6 @@ class Counter:
             return cursor.fetchone()[0] or 0
 
 
-def check(bucket: str, subject: str, limit: tuple[int, int]) -> None:
-    """Refuse when ``subject`` has used up ``limit`` in this window; counts nothing."""
-    Counter(bucket, subject, limit).check()
-
-
-def count(bucket: str, subject: str, limit: tuple[int, int]) -> None:
-    """Count one event against ``limit``."""
-    Counter(bucket, subject, limit).count()
-
-
 def hit(bucket: str, subject: str, limit: tuple[int, int], audit: AuditEntry) -> None:
     Counter(bucket, subject, limit).hit(audit)
 
