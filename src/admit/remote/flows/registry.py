@@ -71,7 +71,8 @@ def add_server(hostname: str, contact_email: str, caller: Caller) -> Registered:
 
 
 def find_server(server_uuid: str) -> RemoteServer:
-    server = _lookup(server_uuid, None).server
+    parsed = _parsed(server_uuid)
+    server = _lookup(parsed, None).server if parsed else None
     if server is None:
         raise AdmitError(Code.NOT_ALLOWED, f"no remote server {server_uuid}")
     return server
@@ -94,20 +95,17 @@ def _lookup_sql(counted_sql: str) -> str:
 
 
 def _lookup(
-    server_uuid: str, realm_uuid: uuid.UUID | None, counter: Counter | None = None
+    server_uuid: uuid.UUID, realm_uuid: uuid.UUID | None, counter: Counter | None = None
 ) -> _Found:
     """The server with ``server_uuid``, the realm with ``realm_uuid`` (whichever server it
     belongs to) and ``counter``'s count, in one query written out (the link request's hot
     path)."""
-    parsed = _parsed(server_uuid)
-    if parsed is None:
-        return _Found(None, None)
     counted_sql, counted_params = counter.column() if counter else ("NULL", [])
     as_uuid = RemoteServer._meta.get_field("uuid").get_db_prep_value  # type: ignore[union-attr]
     with connection.cursor() as cursor:
         cursor.execute(
             _lookup_sql(counted_sql),
-            [*counted_params, as_uuid(realm_uuid, connection), as_uuid(parsed, connection)],
+            [*counted_params, as_uuid(realm_uuid, connection), as_uuid(server_uuid, connection)],
         )
         row = cursor.fetchone()
     if row is None:
@@ -166,7 +164,7 @@ def authenticate(
     a bucket and its limit, is then hit for this server, its count read in the same query."""
     parsed = _parsed(server_uuid)
     counter = Counter(rate[0], str(parsed), rate[1]) if rate and parsed else None
-    found = _lookup(server_uuid, realm_uuid, counter) if server_uuid else _Found(None, None)
+    found = _lookup(parsed, realm_uuid, counter) if parsed else _Found(None, None)
     server = found.server
     key_matches = hmac.compare_digest(
         digest(key), server.key_digest if server else _NO_SERVER_DIGEST
