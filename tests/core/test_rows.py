@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from admit.audit.log import audited
 from admit.audit.models import AuditEvent
@@ -83,9 +84,11 @@ def test_load_gives_the_instance_the_orm_would():
         registered_at=clock.now(),
         deactivated=True,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {rows.columns(RemoteServer, 's')} FROM remote_remoteserver s")
-        loaded = rows.load(RemoteServer, cursor.fetchone())
+    found = rows.fetch_one(
+        f"SELECT {rows.columns(RemoteServer, 's')} FROM remote_remoteserver s", []
+    )
+    assert found is not None
+    loaded = rows.load(RemoteServer, found)
     assert rows.width(RemoteServer) == len(RemoteServer._meta.concrete_fields)
     expected = RemoteServer.objects.get()
     for field in RemoteServer._meta.concrete_fields:
@@ -95,6 +98,37 @@ def test_load_gives_the_instance_the_orm_would():
         True,
         True,
     )
+
+
+def test_a_hand_written_read_is_a_query_like_any_other():
+    server = RemoteServer.objects.create(
+        uuid=uuid.uuid4(),
+        key_digest="k",
+        hostname="h",
+        contact_email="e@example.com",
+        registered_at=clock.now(),
+    )
+    sql = "SELECT contact_email FROM remote_remoteserver WHERE hostname = %s"
+    with CaptureQueriesContext(connection) as queries:
+        assert rows.fetch_all(sql, ["h"]) == [(server.contact_email,)]
+        assert rows.fetch_one(sql, ["elsewhere"]) is None
+    assert len(queries) == 2
+    with pytest.raises(DatabaseError), transaction.atomic():
+        rows.fetch_one("SELECT nothing FROM no_such_table", [])
+    assert rows.fetch_one(sql, ["h"]) is not None  # the connection goes on working
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+def test_on_postgresql_a_hot_read_is_planned_once_per_connection():
+    sql = "SELECT count(*) FROM remote_remoteserver WHERE hostname = %s"
+    for _ in range(3):
+        assert rows.fetch_one(sql, ["h"]) == (0,)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert sql.replace("%s", "$1") in prepared
 
 
 def _seen_by_another_worker() -> list[str]:

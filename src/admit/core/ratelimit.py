@@ -14,7 +14,6 @@ from enum import Enum
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 
 from admit.audit.log import AuditEntry
 from admit.core import clock, rows
@@ -119,9 +118,8 @@ class Counter:
         if not self.in_database:
             return cache.get(f"{self.key}:{self.window}") or 0
         sql, params = self.column()
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {sql}", params)  # noqa: S608
-            return cursor.fetchone()[0] or 0
+        row = rows.fetch_one(f"SELECT {sql}", params)  # noqa: S608
+        return (row[0] if row else 0) or 0
 
 
 def hit(bucket: str, subject: str, limit: tuple[int, int], audit: AuditEntry) -> None:

@@ -112,9 +112,7 @@ def _realm_user_of_link(identity: tokens.Identity) -> tuple[RemoteRealmUser, boo
         as_uuid(identity.realm_uuid, connection),
         as_uuid(identity.user_uuid, connection),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_realm_user_link_sql(), params)
-        row = cursor.fetchone()
+    row = rows.fetch_one(_realm_user_link_sql(), params)
     if row is None:
         return None
     *account, link_spent, registration_inactive = row

@@ -102,12 +102,10 @@ def _lookup(
     path)."""
     counted_sql, counted_params = counter.column() if counter else ("NULL", [])
     as_uuid = RemoteServer._meta.get_field("uuid").get_db_prep_value  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _lookup_sql(counted_sql),
-            [*counted_params, as_uuid(realm_uuid, connection), as_uuid(server_uuid, connection)],
-        )
-        row = cursor.fetchone()
+    row = rows.fetch_one(
+        _lookup_sql(counted_sql),
+        [*counted_params, as_uuid(realm_uuid, connection), as_uuid(server_uuid, connection)],
+    )
     if row is None:
         return _Found(None, None)
     server_end = rows.width(RemoteServer)

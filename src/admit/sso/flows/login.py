@@ -8,7 +8,6 @@ from functools import cache
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import connection
 from django.db.models import F
 
 from admit.audit.log import AuditEntry, audited
@@ -160,12 +159,10 @@ def _find(username_key: str, counter: Counter | None) -> _Found:
     query written out: on the log-in path the ORM spent more time building queries than the
     database spent answering them."""
     counted_sql, counted_params = counter.column() if counter else ("NULL", [])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _found_sql(counted_sql),
-            [*counted_params, username_key, lockout.subject(username_key)],
-        )
-        row = cursor.fetchone()
+    row = rows.fetch_one(
+        _found_sql(counted_sql), [*counted_params, username_key, lockout.subject(username_key)]
+    )
+    assert row is not None  # the join starts from a one-row table
     pause_at = rows.width(User)
     count_at = pause_at + rows.width(LoginPause)
     return _Found(

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Prefetch
 
 from admit.audit.log import audited
@@ -114,12 +113,12 @@ class _LiveRow(NamedTuple):
 def _verify_rows(digests: list[str]) -> dict[str, _LiveRow]:
     """The hot path's one query, written out: the ORM would spend more time building it
     than the database spends answering it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_VERIFY_SQL.format(", ".join(["%s"] * len(digests))), digests)
-        return {
-            digest_: _LiveRow(_aware(expires), user_id, bool(su))
-            for digest_, expires, user_id, su in cursor.fetchall()
-        }
+    return {
+        digest_: _LiveRow(_aware(expires), user_id, bool(su))
+        for digest_, expires, user_id, su in rows.fetch_all(
+            _VERIFY_SQL.format(", ".join(["%s"] * len(digests))), digests
+        )
+    }
 
 
 def _aware(moment: datetime) -> datetime:
