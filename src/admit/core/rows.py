@@ -172,8 +172,9 @@ def _reading_cursor() -> Iterator[CursorWrapper]:
     db.validate_thread_sharing()
     db.ensure_connection()
     with db.wrap_database_errors:
-        raw = _PreparingCursor(db.connection)
-        if db.timezone != raw.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT).timezone:
+        raw: Any = _PreparingCursor(db.connection)
+        loader = raw.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
+        if getattr(loader, "timezone", None) != db.timezone:
             register_tzloader(db.timezone, raw)  # as Django's own cursors do
     wrapped = db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
     with wrapped as cursor:
