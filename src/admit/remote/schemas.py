@@ -4,13 +4,10 @@ from typing import Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt, StrictStr
 
 from admit.remote.models import HOST_PATTERN
-
-
-class StrictInput(Schema):
-    model_config = ConfigDict(strict=True, extra="ignore")
+from admit.sso.schemas import StrictInput
 
 
 class RemoteUserIn(StrictInput):
