@@ -119,7 +119,8 @@ class Counter:
             return cache.get(f"{self.key}:{self.window}") or 0
         sql, params = self.column()
         row = rows.fetch_one(f"SELECT {sql}", params)  # noqa: S608
-        return (row[0] if row else 0) or 0
+        assert row is not None  # a SELECT without FROM answers one row
+        return row[0] or 0
 
 
 def hit(bucket: str, subject: str, limit: tuple[int, int], audit: AuditEntry) -> None:

@@ -8,7 +8,7 @@ UUIDs, booleans and datetimes as text and numbers).
 
 Those reads go through ``fetch_one`` and ``fetch_all``: on PostgreSQL each is a prepared
 statement, which the server parses and plans once per connection instead of on every request
-(on the remote-link lookup, two thirds of the database's CPU went to planning).
+(on the remote-link lookup, planning was more than half of the database's CPU).
 
 Rows that nothing reads back before the commit (the audit row, a queued e-mail, a
 confirmation, a rate-limit count, a new session) are written ``at_commit``, each model's
