@@ -64,8 +64,13 @@ class KeyOf:
         return f"(SELECT {key} FROM {quote(meta.db_table)} WHERE {column} = %s)"  # noqa: S608
 
     def param(self) -> Any:
-        field = cast(models.Field, self.model._meta.get_field(self.field))
-        return field.get_db_prep_value(self.value, connection)
+        return param(self.model, self.field, self.value)
+
+
+def param(model: type[models.Model], field: str, value: Any) -> Any:
+    """``value`` as the database takes it in ``model``'s ``field``: a parameter of a statement
+    written out (a UUID is text on SQLite, a uuid on PostgreSQL)."""
+    return cast(models.Field, model._meta.get_field(field)).get_db_prep_value(value, connection)
 
 
 _inserts: dict[tuple[type[models.Model], str], _Insert] = {}

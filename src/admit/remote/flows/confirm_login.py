@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from admit.audit.log import audited
 from admit.core import clock, rows
@@ -105,12 +105,11 @@ def _realm_user_of_link(identity: tokens.Identity) -> tuple[RemoteRealmUser, boo
     realm's or its server's registration is inactive (or the realm is another server's)."""
     if not (identity.realm_uuid and identity.user_uuid):
         return None
-    as_uuid = RemoteServer._meta.get_field("uuid").get_db_prep_value  # type: ignore[union-attr]
     params = [
         identity.nonce,
-        as_uuid(identity.server_uuid, connection),
-        as_uuid(identity.realm_uuid, connection),
-        as_uuid(identity.user_uuid, connection),
+        rows.param(RemoteServer, "uuid", identity.server_uuid),
+        rows.param(RemoteRealm, "uuid", identity.realm_uuid),
+        rows.param(RemoteRealmUser, "user_uuid", identity.user_uuid),
     ]
     row = rows.fetch_one(_realm_user_link_sql(), params)
     if row is None:

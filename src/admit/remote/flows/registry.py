@@ -11,7 +11,6 @@ from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection
 
 from admit.audit.log import AuditEntry, audited
 from admit.core import clock, rows
@@ -101,10 +100,13 @@ def _lookup(
     belongs to) and ``counter``'s count, in one query written out (the link request's hot
     path)."""
     counted_sql, counted_params = counter.column() if counter else ("NULL", [])
-    as_uuid = RemoteServer._meta.get_field("uuid").get_db_prep_value  # type: ignore[union-attr]
     row = rows.fetch_one(
         _lookup_sql(counted_sql),
-        [*counted_params, as_uuid(realm_uuid, connection), as_uuid(server_uuid, connection)],
+        [
+            *counted_params,
+            rows.param(RemoteRealm, "uuid", realm_uuid),
+            rows.param(RemoteServer, "uuid", server_uuid),
+        ],
     )
     if row is None:
         return _Found(None, None)
