@@ -7,15 +7,18 @@ domain refusals (403), malformed input (400), and anything the framework itself 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
+from ninja.schema import NinjaGenerateJsonSchema
 
 from admit.core.envelope import error_response
 from admit.core.errors import AdmitError, Code, InputError
-from admit.core.jsonbody import AdmitParser
+from admit.core.jsonbody import BODIES_READ_BY_ROUTES, AdmitParser
 from admit.core.ratelimit import RateLimited
 from admit.remote.api import router as remote_router
 from admit.sso.api import router as sso_router
@@ -23,7 +26,24 @@ from admit.sso.disclosure import visible_codes
 
 log = logging.getLogger("admit.api")
 
-api = NinjaAPI(
+
+class AdmitAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        """django-ninja's document, with the schemas of the bodies that routes read themselves
+        (``admit.core.jsonbody.read_body``) among its components."""
+        schema = super().get_openapi_schema(**kwargs)
+        components = schema["components"]["schemas"]
+        for model in BODIES_READ_BY_ROUTES:
+            model_schema = model.model_json_schema(
+                ref_template="#/components/schemas/{model}",
+                schema_generator=NinjaGenerateJsonSchema,  # as django-ninja's own
+            )
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        return schema
+
+
+api = AdmitAPI(
     title="admit",
     version="1",
     description="Sign-up, confirmation, approval and sign-in. Errors: see docs/api.md.",

@@ -161,3 +161,33 @@ def test_a_flow_inside_a_larger_transaction_is_undone_with_it():
         raise RuntimeError("the outer work fails after the flow")
     assert _seen_by_another_worker() == []
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flow_of_records_lands_as_one_prepared_statement_on_postgresql():
+    with (
+        CaptureQueriesContext(connection) as queries,
+        audited("test.records", CALLER, batch_only=True) as audit,
+    ):
+        rows.records_only()
+        enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
+        audit.extra_data["step"] = "recorded"
+    assert _seen_by_another_worker() == ["a@example.com"]
+    assert AuditEvent.objects.get(event="test.records").extra_data == {"step": "recorded"}
+    if connection.vendor == "postgresql":  # the e-mail and the audit row: one statement,
+        assert len(queries) == 1  # prepared for the next flow of the same shape
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [statement for (statement,) in cursor.fetchall()]
+        assert any(statement.startswith("WITH write0 AS (INSERT") for statement in prepared)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flow_of_records_inside_a_larger_transaction_is_undone_with_it():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with audited("test.records", CALLER, batch_only=True):
+            rows.records_only()
+            enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
+        raise RuntimeError("the outer work fails after the flow")
+    assert _seen_by_another_worker() == []
+    assert not AuditEvent.objects.exists()

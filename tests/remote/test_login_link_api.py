@@ -280,3 +280,10 @@ def test_outside_a_test_transaction_a_link_request_lands_whole(client, server):
     refused = audit_rows("remote.login_link").last()
     assert refused.outcome == "error" and str(refused.remote_server_uuid) == str(made.server.uuid)
     assert RemoteServer.objects.get(uuid=made.server.uuid).last_request_at is None
+
+
+def test_missing_and_invalid_fields_are_named_in_the_envelope(client, server):
+    body = without(link_body(realm={"uuid": "1234", "host": "chat.example.com"}), "user")
+    answer = assert_envelope(request_link(client, server, body), 400)
+    assert sorted(answer["sub_status"]) == ["E008002", "E008003"]
+    assert {detail["field"] for detail in answer["details"]} == {"user", "realm.uuid"}

@@ -8,10 +8,12 @@ comma before a closing brace or bracket is forgiven.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
+import pydantic
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
+from ninja.errors import ValidationError
 from ninja.parser import Parser
 
 from admit.core.errors import Code, InputError
@@ -85,16 +87,19 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return document
 
 
-class AdmitParser(Parser):
-    """django-ninja's parser, made to read requests the way the seed sends them.
+def request_values(request: HttpRequest) -> dict[str, Any]:
+    """Parameters may come in the query string, the JSON body, or both ("there is no
+    difference"): the body is read whatever the Content-Type, and the two sources are merged,
+    the body winning where both name the same field."""
+    return {**_single_values(request.GET), **parse_json_object(request.body)}
 
-    Parameters may come in the query string, the JSON body, or both ("there is no
-    difference"): the body is read whatever the Content-Type, and for every operation the
-    two sources are merged, the body winning where both name the same field.
-    """
+
+class AdmitParser(Parser):
+    """django-ninja's parser, made to read requests the way the seed sends them
+    (``request_values``) for every operation."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        return {**_single_values(request.GET), **parse_json_object(request.body)}
+        return request_values(request)
 
     def parse_querydict(
         self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
@@ -107,3 +112,31 @@ class AdmitParser(Parser):
 
 def _single_values(query: MultiValueDict) -> dict[str, Any]:
     return {key: query[key] for key in query}
+
+
+Body = TypeVar("Body", bound=pydantic.BaseModel)
+
+# The models that routes read with ``read_body``, for the OpenAPI document's components.
+BODIES_READ_BY_ROUTES: list[type[pydantic.BaseModel]] = []
+
+
+def read_body(request: HttpRequest, model: type[Body]) -> Body:
+    """``model`` validated from ``request_values``, for a hot route that reads its body itself.
+
+    django-ninja's own body parameter wraps the body in a model of the operation's parameters
+    and validates it through that, which cost the remote link request (whose floor is half
+    of the constant route's throughput) about a tenth of its time. Invalid input raises
+    ninja's ``ValidationError``, so the error envelope is the same as for every other route.
+    """
+    try:
+        return model.model_validate(request_values(request))
+    except pydantic.ValidationError as exc:
+        raise ValidationError([dict(error) for error in exc.errors(include_url=False)]) from exc
+
+
+def documented_body(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route that reads ``model`` with ``read_body``: the request
+    body django-ninja would have documented for a ``model`` parameter."""
+    BODIES_READ_BY_ROUTES.append(model)
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}

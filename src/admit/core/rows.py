@@ -16,11 +16,13 @@ INSERT built once: inside ``batched()`` (which ``admit.audit.log.audited`` opens
 flow) they are kept and sent together by ``flush()`` at the end of the flow, in one round
 trip on PostgreSQL, whose simple-query protocol takes several statements separated by ``;``.
 A held row can refer to one held before it (``KeyOf``). Outside ``batched()`` they are
-written at once. Both keep every write in the flow's transaction.
+written at once. Both keep every write in the flow's transaction. A flow whose writes are
+only records (``records_only``) sends them as one prepared statement instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,7 +39,15 @@ from psycopg.pq import Format
 Statement = tuple[str, Sequence[Any]]
 M = TypeVar("M", bound=models.Model)
 
-_pending: ContextVar[list[Statement] | None] = ContextVar("admit_pending_writes", default=None)
+
+@dataclass
+class _Batch:
+    statements: list[Statement] = dataclasses.field(default_factory=list)
+    records_only: bool = False
+    has_references: bool = False  # a held row refers to another (KeyOf)
+
+
+_pending: ContextVar[_Batch | None] = ContextVar("admit_pending_writes", default=None)
 
 
 @dataclass(frozen=True)
@@ -221,6 +231,8 @@ def insert_at_commit(obj: M, **references: KeyOf) -> M:
             if reference:
                 values[position] = reference.param()
         sql = statement.head + "(" + ", ".join(placeholders) + ")"
+        if batch := _pending.get():
+            batch.has_references = True
     execute_at_commit(sql, values)
     _saved(obj)
     return obj
@@ -242,29 +254,36 @@ def update_at_commit(obj: models.Model, **values: Any) -> None:
 
 def execute_at_commit(sql: str, params: Sequence[Any]) -> None:
     """Run a statement whose answer nobody needs at the end of the flow, or now outside one."""
-    pending = _pending.get()
-    if pending is None:
+    batch = _pending.get()
+    if batch is None:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
     else:
-        pending.append((sql, params))
+        batch.statements.append((sql, params))
 
 
-def commit_without_waiting() -> None:
-    """On PostgreSQL, the held writes' commit returns before their WAL reaches the disk
-    (``synchronous_commit`` off for that one transaction). A crash of PostgreSQL itself within
-    ``wal_writer_delay`` (200 ms by default) can lose them; a crash of admit cannot, and
-    nothing is ever half-written. Only for flows whose writes are records of what was done (an
-    audit row, a rate count, a last-seen time), never state that a later request relies on."""
-    if connection.vendor == "postgresql":
-        execute_at_commit("SET LOCAL synchronous_commit TO OFF", [])
+def records_only() -> None:
+    """Say that the flow's held writes are records of what was done (an audit row, a rate
+    count, a last-seen time): no later request relies on them and none refers to another.
+
+    On PostgreSQL, outside a transaction, ``flush`` then sends them as one prepared statement,
+    each write a clause of its ``WITH`` (parsed and planned once per connection, not on every
+    request), and the commit returns before its WAL reaches the disk (``synchronous_commit``
+    off for that one transaction). A crash of PostgreSQL itself within ``wal_writer_delay``
+    (200 ms by default) can lose them; a crash of admit cannot, and nothing is ever
+    half-written. The clauses of one statement all read one snapshot, so such a batch must not
+    write one row twice.
+    """
+    batch = _pending.get()
+    assert batch is not None, "records_only() is for a flow inside batched()"
+    batch.records_only = True
 
 
 @contextmanager
 def batched() -> Iterator[None]:
     """Keep ``*_at_commit`` writes until ``flush()``; what is not flushed is dropped, as the
     transaction it belonged to is being rolled back."""
-    token = _pending.set([])
+    token = _pending.set(_Batch())
     try:
         yield
     finally:
@@ -279,19 +298,35 @@ def flush(commit: bool = False) -> None:
     second one when Django commits. With no transaction open, PostgreSQL runs the statements
     of one round trip as one implicit transaction: no BEGIN or COMMIT is sent at all.
     """
-    pending = _pending.get()
-    if not pending:
+    batch = _pending.get()
+    if batch is None or not batch.statements:
         return
-    statements, pending[:] = list(pending), []
-    if connection.vendor == "postgresql":
-        end = ["COMMIT"] if commit and connection.in_atomic_block else []
-        with connection.cursor() as cursor:
-            # Each statement merged with its values on its own, as the driver would: it parses a
-            # statement's placeholders once and remembers them, but not for a text as long as
-            # the whole batch, which it would parse anew every time.
-            merge = cursor.cursor.mogrify
-            cursor.execute(";\n".join([*(merge(sql, params) for sql, params in statements), *end]))
+    statements, batch.statements = batch.statements, []
+    if connection.vendor != "postgresql":
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
         return
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        for sql, params in statements:
-            cursor.execute(sql, params)
+    if batch.records_only and not connection.in_atomic_block:
+        assert not batch.has_references, "records refer to no other row of their batch"
+        fetch_one(*_as_one_statement(statements))
+        return
+    start = ["SET LOCAL synchronous_commit TO OFF"] if batch.records_only else []
+    end = ["COMMIT"] if commit and connection.in_atomic_block else []
+    with connection.cursor() as cursor:
+        # Each statement merged with its values on its own, as the driver would: it parses a
+        # statement's placeholders once and remembers them, but not for a text as long as
+        # the whole batch, which it would parse anew every time.
+        merge = cursor.cursor.mogrify
+        cursor.execute(
+            ";\n".join([*start, *(merge(sql, params) for sql, params in statements), *end])
+        )
+
+
+def _as_one_statement(statements: list[Statement]) -> Statement:
+    """Independent writes as the ``WITH`` clauses of one statement, which commits without
+    waiting for the disk when it runs as its own transaction. PostgreSQL runs every
+    data-modifying clause whether or not the final SELECT reads it."""
+    clauses = ", ".join(f"write{number} AS ({sql})" for number, (sql, _) in enumerate(statements))
+    params = [value for _, values in statements for value in values]
+    return f"WITH {clauses} SELECT set_config('synchronous_commit', 'off', true)", params

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from admit.core.errors import AdmitError, Code
+from admit.core.jsonbody import documented_body, read_body
 from admit.core.requests import caller_of
 from admit.remote import portal
 from admit.remote.flows.links import LinkRequest, RealmInfo, register_realms, request_login_link
@@ -46,8 +47,10 @@ def _basic_credentials(request: HttpRequest) -> tuple[str, str]:
     response={200: LoginLinkOut, 401: ErrorOut, **ERRORS},
     summary="A signed log-in link for one of the server's admins",
     description="HTTP Basic with the server's uuid and key. Registers the realm on first use.",
+    openapi_extra=documented_body(LoginLinkIn),
 )
-def login_link(request: HttpRequest, payload: LoginLinkIn) -> dict:
+def login_link(request: HttpRequest) -> LoginLinkOut:
+    payload = read_body(request, LoginLinkIn)
     server_uuid, key = _basic_credentials(request)
     link_request = LinkRequest(
         user_uuid=payload.user.uuid,
@@ -59,7 +62,8 @@ def login_link(request: HttpRequest, payload: LoginLinkIn) -> dict:
         uri_scheme=payload.uri_scheme,
         next_page=payload.next_page,
     )
-    return {"login_url": request_login_link(server_uuid, key, link_request, caller_of(request))}
+    url = request_login_link(server_uuid, key, link_request, caller_of(request))
+    return LoginLinkOut(login_url=url)
 
 
 @router.post(

@@ -45,12 +45,12 @@ def check_next_page(next_page: str | None) -> None:
 
 def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller: Caller) -> str:
     """A signed log-in link. Its writes (the audit row, the rate count, the server's last
-    request time) go to the database together at the end, committed without waiting for the
-    disk: they are records, and the link itself lives in its signature. Registering a realm
-    seen for the first time, or its new name, is committed on its own when it happens: a
-    registration stands whether or not a link is then issued."""
+    request time) go to the database together at the end as one statement, committed without
+    waiting for the disk: they are records, and the link itself lives in its signature.
+    Registering a realm seen for the first time, or its new name, is committed on its own when
+    it happens: a registration stands whether or not a link is then issued."""
     with audited("remote.login_link", caller, batch_only=True) as audit:
-        rows.commit_without_waiting()
+        rows.records_only()
         rate = ("remote-links-server", settings.ADMIT_POLICY.remote.link_requests_per_server)
         server, known_realm = authenticate(server_uuid, key, audit, request.realm.uuid, rate)
         audit.remote_realm_uuid = request.realm.uuid
