@@ -32,11 +32,20 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
         # Every row updates every index, on paths that write one row per request; so only the
         # indexes its readers use: exact user ids (no LIKE, so no pattern-ops copies), and a
-        # server's or realm's latest events among the rows that name one.
+        # server's or realm's latest events, each among the rows that name one (a remote link
+        # request's row names no admit user, a sign-up's no actor).
         indexes = [
             models.Index(fields=["event", "created_at"]),
-            models.Index(fields=["actor_user_id"], name="audit_actor_user_id"),
-            models.Index(fields=["target_user_id"], name="audit_target_user_id"),
+            models.Index(
+                fields=["actor_user_id"],
+                condition=~models.Q(actor_user_id=""),
+                name="audit_actor_user_id",
+            ),
+            models.Index(
+                fields=["target_user_id"],
+                condition=~models.Q(target_user_id=""),
+                name="audit_target_user_id",
+            ),
             models.Index(
                 fields=["remote_server_uuid", "created_at"],
                 condition=models.Q(remote_server_uuid__isnull=False),

@@ -206,9 +206,29 @@ def load(model: type[M], values: Sequence[Any]) -> M:
     return cast(M, model.from_db(DEFAULT_DB_ALIAS, spec.attnames, converted))
 
 
+# Fields whose value of this exact type the driver takes as it is: the ORM's conversion
+# (four calls deep per field) would hand back the same value.
+_PLAIN: dict[type[models.Field], type] = {
+    models.CharField: str,
+    models.EmailField: str,
+    models.TextField: str,
+    models.BooleanField: bool,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+}
+
+
 def _values(obj: models.Model, fields: list[models.Field]) -> list[Any]:
     db = _db()
-    return [field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields]
+    values = []
+    for field in fields:
+        value = field.pre_save(obj, True)
+        if type(value) is not _PLAIN.get(type(field)):
+            value = field.get_db_prep_save(value, db)
+        values.append(value)
+    return values
 
 
 def _saved(obj: models.Model) -> None:
