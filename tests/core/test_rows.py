@@ -131,6 +131,15 @@ def test_on_postgresql_a_hot_read_is_planned_once_per_connection():
     assert sql.replace("%s", "$1") in prepared
 
 
+@pytest.mark.django_db(transaction=True)
+def test_hot_reads_go_on_working_on_a_new_connection():
+    sql = "SELECT count(*) FROM remote_remoteserver WHERE hostname = %s"
+    assert rows.fetch_one(sql, ["h"]) == (0,)
+    connection.close()  # as Django does with a broken connection at the end of a request
+    assert rows.fetch_one(sql, ["h"]) == (0,)
+    assert rows.fetch_all(sql, ["h"]) == [(0,)]
+
+
 def _seen_by_another_worker() -> list[str]:
     other = connections.create_connection("default")
     try:
