@@ -2,7 +2,8 @@
 
 Those examples post JSON with curl's default form content type and sometimes end an object
 with a trailing comma, so the body is read as JSON whatever its Content-Type says, and a
-comma before a closing brace or bracket is forgiven.
+comma before a closing brace or bracket is forgiven. A hot route may read its body, and write
+its answer, itself (``read_body``, ``answer``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from typing import Any, TypeVar
 
 import pydantic
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.datastructures import MultiValueDict
 from ninja.errors import ValidationError
 from ninja.parser import Parser
@@ -140,3 +141,9 @@ def documented_body(model: type[pydantic.BaseModel]) -> dict[str, Any]:
     BODIES_READ_BY_ROUTES.append(model)
     schema = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}
+
+
+def answer(body: pydantic.BaseModel) -> HttpResponse:
+    """``body`` as the 200 answer of a route that reads its own body: serialised by pydantic
+    at once, without django-ninja's dump, re-encode and copy of a response it made ahead."""
+    return HttpResponse(body.model_dump_json(), content_type="application/json; charset=utf-8")

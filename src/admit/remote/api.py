@@ -6,11 +6,11 @@ import base64
 import binascii
 from datetime import UTC, datetime
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from admit.core.errors import AdmitError, Code
-from admit.core.jsonbody import documented_body, read_body
+from admit.core.jsonbody import answer, documented_body, read_body
 from admit.core.requests import caller_of
 from admit.remote import portal
 from admit.remote.flows.links import LinkRequest, RealmInfo, register_realms, request_login_link
@@ -49,7 +49,7 @@ def _basic_credentials(request: HttpRequest) -> tuple[str, str]:
     description="HTTP Basic with the server's uuid and key. Registers the realm on first use.",
     openapi_extra=documented_body(LoginLinkIn),
 )
-def login_link(request: HttpRequest) -> LoginLinkOut:
+def login_link(request: HttpRequest) -> HttpResponse:
     payload = read_body(request, LoginLinkIn)
     server_uuid, key = _basic_credentials(request)
     link_request = LinkRequest(
@@ -63,7 +63,7 @@ def login_link(request: HttpRequest) -> LoginLinkOut:
         next_page=payload.next_page,
     )
     url = request_login_link(server_uuid, key, link_request, caller_of(request))
-    return LoginLinkOut(login_url=url)
+    return answer(LoginLinkOut(login_url=url))
 
 
 @router.post(
