@@ -20,6 +20,7 @@ from admit.core.envelope import error_response
 from admit.core.errors import AdmitError, Code, InputError
 from admit.core.jsonbody import BODIES_READ_BY_ROUTES, AdmitParser
 from admit.core.ratelimit import RateLimited
+from admit.core.requests import cid_of
 from admit.remote.api import router as remote_router
 from admit.sso.api import router as sso_router
 from admit.sso.disclosure import visible_codes
@@ -56,16 +57,12 @@ api.add_router("zato/sso/", sso_router)
 api.add_router("api/v1/remotes/", remote_router)
 
 
-def _cid(request: HttpRequest) -> str:
-    return request.cid  # type: ignore[attr-defined]
-
-
 @api.exception_handler(AdmitError)
 def on_admit_error(request: HttpRequest, exc: AdmitError) -> HttpResponse:
-    log.info("cid=%s refused %s: %s", _cid(request), ",".join(exc.codes), exc.message)
+    log.info("cid=%s refused %s: %s", cid_of(request), ",".join(exc.codes), exc.message)
     details = exc.details if isinstance(exc, InputError) else None
     codes = exc.codes if isinstance(exc, InputError) else visible_codes(exc)
-    response = error_response(_cid(request), codes, exc.http_status, details)
+    response = error_response(cid_of(request), codes, exc.http_status, details)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
     if exc.http_status == 401:
@@ -90,7 +87,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
             {"field": ".".join(location) or "body", "problem": str(error.get("msg", "invalid"))}
         )
     codes = ([Code.INPUT_MISSING] if missing else []) + ([Code.INPUT_INVALID] if invalid else [])
-    return error_response(_cid(request), codes, 400, details)
+    return error_response(cid_of(request), codes, 400, details)
 
 
 @api.exception_handler(OperationalError)
@@ -98,8 +95,8 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 def on_database_unreachable(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The database went away (restarted, network cut). Django drops the broken connection at
     the end of this request and the next one connects afresh, so the caller may retry."""
-    log.error("cid=%s database unreachable: %s", _cid(request), type(exc).__name__)
-    response = error_response(_cid(request), [Code.SERVICE_UNAVAILABLE], 503)
+    log.error("cid=%s database unreachable: %s", cid_of(request), type(exc).__name__)
+    response = error_response(cid_of(request), [Code.SERVICE_UNAVAILABLE], 503)
     response["Retry-After"] = "1"
     return response
 
@@ -110,7 +107,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(cause, InputError):
         return on_admit_error(request, cause)
     return error_response(
-        _cid(request),
+        cid_of(request),
         [Code.INPUT_INVALID],
         exc.status_code,
         [{"field": "request", "problem": str(exc)}],

@@ -7,9 +7,14 @@ from django.http import HttpRequest
 from admit.core.context import Caller
 
 
+def cid_of(request: HttpRequest) -> str:
+    """The request's correlation id (``admit.core.middleware.RequestContextMiddleware``)."""
+    return request.cid  # type: ignore[attr-defined]
+
+
 def caller_of(request: HttpRequest, user_agent: str = "") -> Caller:
     return Caller(
-        cid=request.cid,  # type: ignore[attr-defined]
+        cid=cid_of(request),
         remote_ip=request.META.get("REMOTE_ADDR") or None,
         user_agent=user_agent or request.META.get("HTTP_USER_AGENT", ""),
     )

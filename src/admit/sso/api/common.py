@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from admit.core.requests import cid_of
 from admit.sso.schemas import ErrorOut
 
 ERRORS = {400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 429: ErrorOut}
 
 
 def ok(request: HttpRequest, **fields: object) -> dict[str, object]:
-    return {"status": "ok", "cid": request.cid, **fields}  # type: ignore[attr-defined]
+    return {"status": "ok", "cid": cid_of(request), **fields}
 
 
 def utc(moment) -> str | None:

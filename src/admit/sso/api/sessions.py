@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from admit.core.requests import caller_of
+from admit.core.jsonbody import answer, documented_body, read_body
+from admit.core.requests import caller_of, cid_of
 from admit.core.secrets import digest
 from admit.sso import flows
 from admit.sso.api.common import ERRORS, ok, utc
@@ -42,10 +43,13 @@ def _details(session: Session) -> dict[str, object]:
     summary="Verify a session",
     description="The relying application's check: is target_ust (default: current_ust) live? "
     "Verifying another user's session needs a super-user's current_ust.",
+    openapi_extra=documented_body(SessionIn),
 )
-def verify(request: HttpRequest, payload: SessionIn) -> dict:
+def verify(request: HttpRequest) -> HttpResponse:
+    payload = read_body(request, SessionIn)
     target = payload.target_ust or payload.current_ust
-    return ok(request, is_valid=flows.verify(payload.current_ust, target))
+    is_valid = flows.verify(payload.current_ust, target)
+    return answer(VerifyOut(cid=cid_of(request), is_valid=is_valid))
 
 
 @router.get("user/session", response={200: SessionOut, **ERRORS}, summary="Read a session")

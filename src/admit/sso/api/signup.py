@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from admit.core.requests import caller_of
+from admit.core.jsonbody import answer, documented_body, read_body
+from admit.core.requests import caller_of, cid_of
 from admit.sso import flows
 from admit.sso.api.common import ERRORS, ok, utc
 from admit.sso.flows.login import LoginRequest
@@ -28,11 +29,15 @@ router = Router(tags=["sign-up and log-in"])
 
 
 @router.post(
-    "user/signup", response={200: SignupOut, **ERRORS}, exclude_none=True, summary="Sign up"
+    "user/signup",
+    response={200: SignupOut, **ERRORS},
+    summary="Sign up",
+    openapi_extra=documented_body(SignupIn),
 )
-def signup(request: HttpRequest, payload: SignupIn) -> dict:
+def signup(request: HttpRequest) -> HttpResponse:
+    payload = read_body(request, SignupIn)
     result = flows.signup(SignupRequest(**payload.model_dump()), caller_of(request))
-    return ok(request, confirm_token=result.confirm_token)
+    return answer(SignupOut(cid=cid_of(request), confirm_token=result.confirm_token))
 
 
 @router.post("user/signup/confirm", response={200: OkOut, **ERRORS}, summary="Confirm a sign-up")
@@ -85,16 +90,20 @@ def reject(request: HttpRequest, payload: RejectIn) -> dict:
 @router.post(
     "user/login",
     response={200: LoginOut, **ERRORS},
-    exclude_none=True,
     summary="Log in",
     description='A password about to expire answers `"status": "warning"`, `W003005`, a `ust`.',
+    openapi_extra=documented_body(LoginIn),
 )
-def login(request: HttpRequest, payload: LoginIn) -> dict:
+def login(request: HttpRequest) -> HttpResponse:
+    payload = read_body(request, LoginIn)
     fields = payload.model_dump(exclude={"user_agent"})
     result = flows.login(LoginRequest(**fields), caller_of(request, payload.user_agent))
     if result.warnings:
-        return {**ok(request, ust=result.ust), "status": "warning", "sub_status": result.warnings}
-    return ok(request, ust=result.ust)
+        warning = LoginOut(
+            status="warning", cid=cid_of(request), ust=result.ust, sub_status=result.warnings
+        )
+        return answer(warning)
+    return answer(LoginOut(status="ok", cid=cid_of(request), ust=result.ust, sub_status=None))
 
 
 @router.post("user/logout", response={200: OkOut, **ERRORS}, summary="Log out")
