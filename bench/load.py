@@ -47,6 +47,20 @@ class Load:
             f" p50 {self.p(0.50):.1f} ms, p99 {self.p(0.99):.1f} ms"
         )
 
+    def __add__(self, other: Load) -> Load:
+        """Two measurements of the same load, as one (phases run in slices, interleaved)."""
+        cpu = {key: self.server_cpu.get(key, 0.0) + other.server_cpu.get(key, 0.0)
+               for key in {**self.server_cpu, **other.server_cpu}}  # fmt: skip
+        return Load(
+            ok=self.ok + other.ok,
+            errors=self.errors + other.errors,
+            elapsed=self.elapsed + other.elapsed,
+            latencies_ms=self.latencies_ms + other.latencies_ms,
+            error_sample=self.error_sample or other.error_sample,
+            client_cpu_seconds=self.client_cpu_seconds + other.client_cpu_seconds,
+            server_cpu=cpu,
+        )
+
     def cpu_line(self) -> str:
         """CPU milliseconds per good answer: the server, PostgreSQL, the load generator."""
         spent = {**self.server_cpu, "load generator": self.client_cpu_seconds}
@@ -150,3 +164,38 @@ def drive(
         result.server_cpu = meter.used()
     process.join(timeout=30)
     return result
+
+
+@dataclass
+class Phase:
+    """One load a benchmark measures: what to send and what a good answer contains."""
+
+    requests: list[Request]
+    expect: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def interleaved(
+    port: int,
+    phases: dict[str, Phase],
+    seconds: float,
+    rounds: int,
+    connections: int,
+    meter: CpuMeter | None = None,
+) -> dict[str, Load]:
+    """Each phase for ``seconds`` in all, in ``rounds`` slices taken in turn (a, b, c, a, b,
+    c, ...): the machine's speed drifts, here by a fifth within a minute, and a ceiling
+    measured only before and after a load compares that load with other minutes."""
+    totals: dict[str, Load] = {name: Load() for name in phases}
+    for _ in range(rounds):
+        for name, phase in phases.items():
+            totals[name] += drive(
+                port,
+                phase.requests,
+                seconds / rounds,
+                connections,
+                phase.expect,
+                phase.headers,
+                meter,
+            )
+    return totals

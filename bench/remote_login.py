@@ -7,8 +7,8 @@ known realm user. From a separate process, for a fixed time each:
 ``POST /api/v1/remotes/server/login-link`` (HTTP Basic, the server's uuid and key), then
 ``GET /remote-login/<token>/`` (the "Confirm login" page of a known user, over 200 links),
 and ``GET /health``, a constant JSON body through the same server (the framework ceiling),
-before and after. The last line is ``ratio: R``, the lower of the two ratios to the ceiling;
-the floor is R >= 0.50 for each.
+the three taken in turn in slices (``--rounds``). The last line is ``ratio: R``, the lower of
+the two ratios to the ceiling; the floor is R >= 0.50 for each.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from common import (
     bench_parser,
     temporary_database,
 )
-from load import drive
+from load import Phase, drive, interleaved
 from signup import bench_policy
 
 REALM = {"uuid": str(uuid.uuid4()), "host": "chat.example.com", "name": "Example"}
@@ -87,7 +87,9 @@ def make_known_user(database_url: str) -> None:
 
 
 def main() -> None:
-    args = bench_args(bench_parser(__doc__, 10.0, "each measured phase"))
+    parser = bench_parser(__doc__, 10.0, "each phase in all")
+    parser.add_argument("--rounds", type=int, default=5, help="slices of each phase, in turn")
+    args = bench_args(parser)
     limits, policy_note = bench_policy()
     policy = limits + "\n[remote]\nlink_requests_per_server = [1000000000, 60]\n"
 
@@ -105,49 +107,41 @@ def main() -> None:
             ("GET", "/remote-login/" + url.split("/remote-login/", 1)[1], None)
             for url in links_made
         ]
-        link_requests = [
-            (
-                "POST",
-                "/api/v1/remotes/server/login-link",
-                {"user": USER, "realm": REALM, "next_page": "account"},
-            )
-        ]
-        health = [("GET", "/health", None)]
-        drive(server.port, health + pages[:20], 2.0, args.connections)  # warm-up, unmeasured
-        meter = server.cpu_meter()
-        before = drive(server.port, health, args.seconds, args.connections, '"ok"', meter=meter)
-        links = drive(
-            server.port,
-            link_requests,
-            args.seconds,
-            args.connections,
-            "login_url",
-            authorization,
-            meter,
+        link_body = {"user": USER, "realm": REALM, "next_page": "account"}
+        phases = {
+            "ceiling": Phase([("GET", "/health", None)], '"ok"'),
+            "links": Phase(
+                [("POST", "/api/v1/remotes/server/login-link", link_body)],
+                "login_url",
+                authorization,
+            ),
+            "pages": Phase(pages, "Confirm login"),
+        }
+        drive(server.port, phases["ceiling"].requests + pages[:20], 2.0, args.connections)
+        loads = interleaved(
+            server.port, phases, args.seconds, args.rounds, args.connections, server.cpu_meter()
         )
-        loads = drive(
-            server.port, pages, args.seconds, args.connections, "Confirm login", meter=meter
-        )
-        after = drive(server.port, health, args.seconds, args.connections, '"ok"', meter=meter)
 
-    ceiling = (before.rate + after.rate) / 2
-    link_ratio = links.rate / ceiling if ceiling else 0.0
-    page_ratio = loads.rate / ceiling if ceiling else 0.0
+    ceiling, links, page_loads = loads["ceiling"], loads["links"], loads["pages"]
+    link_ratio = links.rate / ceiling.rate if ceiling.rate else 0.0
+    page_ratio = page_loads.rate / ceiling.rate if ceiling.rate else 0.0
     print(
         f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {args.connections}"
+        f", phases in {args.rounds} rounds"
     )
     print(policy_note + "; [remote] link_requests_per_server raised likewise")
-    print(before.line("ceiling before (GET /health)"))
+    print(ceiling.line("ceiling (GET /health)"))
     print(links.line("link requests (POST /api/v1/remotes/server/login-link)"))
-    print(loads.line("confirm-login page loads (GET /remote-login/<token>/)"))
-    print(after.line("ceiling after (GET /health)"))
-    for load in (before, links, loads, after):
+    print(page_loads.line("confirm-login page loads (GET /remote-login/<token>/)"))
+    for load in (ceiling, links, page_loads):
         print(load.cpu_line())
-    for load in (before, links, loads, after):
+    for load in (ceiling, links, page_loads):
         if load.errors:
             print(f"  error sample: {load.error_sample}")
-    print(f"link requests/s {links.rate:.0f} ({link_ratio:.2f} of the ceiling {ceiling:.0f}/s)")
-    print(f"page loads/s {loads.rate:.0f} ({page_ratio:.2f} of the ceiling)")
+    print(
+        f"link requests/s {links.rate:.0f} ({link_ratio:.2f} of the ceiling {ceiling.rate:.0f}/s)"
+    )
+    print(f"page loads/s {page_loads.rate:.0f} ({page_ratio:.2f} of the ceiling)")
     ratio = min(link_ratio, page_ratio)
     print(f"floor each >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'}")
     print(f"ratio: {ratio:.2f}")
