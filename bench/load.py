@@ -49,8 +49,9 @@ class Load:
 
     def __add__(self, other: Load) -> Load:
         """Two measurements of the same load, as one (phases run in slices, interleaved)."""
-        cpu = {key: self.server_cpu.get(key, 0.0) + other.server_cpu.get(key, 0.0)
-               for key in {**self.server_cpu, **other.server_cpu}}  # fmt: skip
+        cpu = dict(self.server_cpu)
+        for key, seconds in other.server_cpu.items():
+            cpu[key] = cpu.get(key, 0.0) + seconds
         return Load(
             ok=self.ok + other.ok,
             errors=self.errors + other.errors,
@@ -184,8 +185,9 @@ def interleaved(
     meter: CpuMeter | None = None,
 ) -> dict[str, Load]:
     """Each phase for ``seconds`` in all, in ``rounds`` slices taken in turn (a, b, c, a, b,
-    c, ...): the machine's speed drifts, here by a fifth within a minute, and a ceiling
-    measured only before and after a load compares that load with other minutes."""
+    c, ...): the machine's speed drifts (on the development machine the ceiling once fell from
+    1,168/s to 398/s within one run), and a ceiling measured only before and after a load
+    compares that load with other minutes."""
     totals: dict[str, Load] = {name: Load() for name in phases}
     for _ in range(rounds):
         for name, phase in phases.items():
