@@ -14,6 +14,7 @@ from admit.audit.models import AuditEvent
 from admit.core import clock, rows
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
+from admit.core.ratelimit import Counter
 from admit.mail.models import OutgoingEmail
 from admit.mail.outbox import enqueue
 from admit.remote.models import RemoteServer
@@ -172,6 +173,16 @@ def test_a_flow_inside_a_larger_transaction_is_undone_with_it():
     assert not AuditEvent.objects.exists()
 
 
+def _counts_seen_by_another_worker() -> list[int]:
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT count FROM core_ratecount")
+            return [count for (count,) in cursor.fetchall()]
+    finally:
+        other.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_flow_of_records_lands_as_one_prepared_statement_on_postgresql():
     with (
@@ -179,11 +190,11 @@ def test_a_flow_of_records_lands_as_one_prepared_statement_on_postgresql():
         audited("test.records", CALLER, batch_only=True) as audit,
     ):
         rows.records_only()
-        enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
+        Counter("test-bucket", "subject", (10, 60)).count()
         audit.extra_data["step"] = "recorded"
-    assert _seen_by_another_worker() == ["a@example.com"]
+    assert _counts_seen_by_another_worker() == [1]
     assert AuditEvent.objects.get(event="test.records").extra_data == {"step": "recorded"}
-    if connection.vendor == "postgresql":  # the e-mail and the audit row: one statement,
+    if connection.vendor == "postgresql":  # the count and the audit row: one statement,
         assert len(queries) == 1  # prepared for the next flow of the same shape
         with connection.cursor() as cursor:
             cursor.execute("SELECT statement FROM pg_prepared_statements")
@@ -196,7 +207,7 @@ def test_a_flow_of_records_inside_a_larger_transaction_is_undone_with_it():
     with pytest.raises(RuntimeError), transaction.atomic():
         with audited("test.records", CALLER, batch_only=True):
             rows.records_only()
-            enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
+            Counter("test-bucket", "subject", (10, 60)).count()
         raise RuntimeError("the outer work fails after the flow")
-    assert _seen_by_another_worker() == []
+    assert _counts_seen_by_another_worker() == []
     assert not AuditEvent.objects.exists()
