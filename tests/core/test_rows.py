@@ -141,12 +141,17 @@ def test_hot_reads_go_on_working_on_a_new_connection():
     assert rows.fetch_all(sql, ["h"]) == [(0,)]
 
 
-def _seen_by_another_worker() -> list[str]:
+OUTBOX = 'SELECT "to" FROM mail_outgoingemail ORDER BY "to"'
+COUNTS = "SELECT count FROM core_ratecount"
+
+
+def _seen_by_another_worker(sql: str) -> list:
+    """The first column of ``sql`` read on a connection of its own: what is committed."""
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
-            cursor.execute('SELECT "to" FROM mail_outgoingemail ORDER BY "to"')
-            return [to for (to,) in cursor.fetchall()]
+            cursor.execute(sql)
+            return [value for (value, *_) in cursor.fetchall()]
     finally:
         other.close()
 
@@ -155,12 +160,12 @@ def _seen_by_another_worker() -> list[str]:
 def test_a_flow_is_committed_when_it_ends():
     with audited("test.flow", CALLER):
         enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
-        assert _seen_by_another_worker() == []
+        assert _seen_by_another_worker(OUTBOX) == []
     assert not connection.in_atomic_block
-    assert _seen_by_another_worker() == ["a@example.com"]
+    assert _seen_by_another_worker(OUTBOX) == ["a@example.com"]
     with audited("test.flow", CALLER):  # the connection goes on working after the commit
         enqueue("welcome", "b@example.com", {"user": {"username": "b"}})
-    assert _seen_by_another_worker() == ["a@example.com", "b@example.com"]
+    assert _seen_by_another_worker(OUTBOX) == ["a@example.com", "b@example.com"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -169,18 +174,8 @@ def test_a_flow_inside_a_larger_transaction_is_undone_with_it():
         with audited("test.flow", CALLER):
             enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
         raise RuntimeError("the outer work fails after the flow")
-    assert _seen_by_another_worker() == []
+    assert _seen_by_another_worker(OUTBOX) == []
     assert not AuditEvent.objects.exists()
-
-
-def _counts_seen_by_another_worker() -> list[int]:
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT count FROM core_ratecount")
-            return [count for (count,) in cursor.fetchall()]
-    finally:
-        other.close()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -192,7 +187,7 @@ def test_a_flow_of_records_lands_as_one_prepared_statement_on_postgresql():
         rows.records_only()
         Counter("test-bucket", "subject", (10, 60)).count()
         audit.extra_data["step"] = "recorded"
-    assert _counts_seen_by_another_worker() == [1]
+    assert _seen_by_another_worker(COUNTS) == [1]
     assert AuditEvent.objects.get(event="test.records").extra_data == {"step": "recorded"}
     if connection.vendor == "postgresql":  # the count and the audit row: one statement,
         assert len(queries) == 1  # prepared for the next flow of the same shape
@@ -209,5 +204,5 @@ def test_a_flow_of_records_inside_a_larger_transaction_is_undone_with_it():
             rows.records_only()
             Counter("test-bucket", "subject", (10, 60)).count()
         raise RuntimeError("the outer work fails after the flow")
-    assert _counts_seen_by_another_worker() == []
+    assert _seen_by_another_worker(COUNTS) == []
     assert not AuditEvent.objects.exists()

@@ -61,6 +61,7 @@ class Counter:
         self.limit = limit
         self.key = cache_key(bucket, subject)
         self.window, self.seconds_left = _window(limit)
+        self.cache_slot = f"{self.key}:{self.window}"  # Redis's key for this window's count
         self.enabled = bool(settings.ADMIT_POLICY.rate_limits.enabled)
         self.in_database = self.enabled and not _uses_redis()
 
@@ -91,10 +92,9 @@ class Counter:
         its ``incr`` is a read and a write.)"""
         if not self.enabled:
             return
-        slot = f"{self.key}:{self.window}"
         if not self.in_database:
-            cache.add(slot, 0, timeout=self.seconds_left + 1)
-            cache.incr(slot)
+            cache.add(self.cache_slot, 0, timeout=self.seconds_left + 1)
+            cache.incr(self.cache_slot)
             return
         table = RateCount._meta.db_table
         rows.execute_at_commit(
@@ -116,7 +116,7 @@ class Counter:
 
     def _read(self) -> int:
         if not self.in_database:
-            return cache.get(f"{self.key}:{self.window}") or 0
+            return cache.get(self.cache_slot) or 0
         sql, params = self.column()
         row = rows.fetch_one(f"SELECT {sql}", params)  # noqa: S608
         assert row is not None  # a SELECT without FROM answers one row

@@ -81,7 +81,7 @@ class KeyOf:
 def param(model: type[models.Model], field: str, value: Any) -> Any:
     """``value`` as the database takes it in ``model``'s ``field``: a parameter of a statement
     written out (a UUID is text on SQLite, a uuid on PostgreSQL)."""
-    return cast(models.Field, model._meta.get_field(field)).get_db_prep_value(value, connection)
+    return cast(models.Field, model._meta.get_field(field)).get_db_prep_value(value, _db())
 
 
 _inserts: dict[tuple[type[models.Model], str], _Insert] = {}

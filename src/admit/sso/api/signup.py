@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
@@ -98,12 +100,11 @@ def login(request: HttpRequest) -> HttpResponse:
     payload = read_body(request, LoginIn)
     fields = payload.model_dump(exclude={"user_agent"})
     result = flows.login(LoginRequest(**fields), caller_of(request, payload.user_agent))
-    if result.warnings:
-        warning = LoginOut(
-            status="warning", cid=cid_of(request), ust=result.ust, sub_status=result.warnings
-        )
-        return answer(warning)
-    return answer(LoginOut(status="ok", cid=cid_of(request), ust=result.ust, sub_status=None))
+    status: Literal["ok", "warning"] = "warning" if result.warnings else "ok"
+    sub_status = result.warnings or None
+    return answer(
+        LoginOut(status=status, cid=cid_of(request), ust=result.ust, sub_status=sub_status)
+    )
 
 
 @router.post("user/logout", response={200: OkOut, **ERRORS}, summary="Log out")
