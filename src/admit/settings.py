@@ -100,11 +100,9 @@ def _database(url: str) -> dict[str, Any]:
             "transaction_mode": "IMMEDIATE",
         }
         config["TEST"] = {"NAME": str(DEPLOYMENT.data_dir / "test.sqlite3")}
-    else:
-        # Django turns the driver's prepared statements off; admit's hand-written hot reads
-        # ask for them (admit.core.rows.fetch_one). The ORM's cursors bind parameters on the
-        # client and never prepare, whatever this says.
-        config["OPTIONS"] = {**config.get("OPTIONS", {}), "prepare_threshold": 0}
+    # On PostgreSQL the driver's prepared statements stay off, as Django sets them: admit's
+    # hot reads prepare their own (admit.core.prepared_reads), which a driver that prepares
+    # would drop with its own after every rolled-back transaction.
     return config
 
 

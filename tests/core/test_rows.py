@@ -141,6 +141,19 @@ def test_hot_reads_go_on_working_on_a_new_connection():
     assert rows.fetch_all(sql, ["h"]) == [(0,)]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_hot_reads_outlive_a_rolled_back_transaction():
+    """A refused flow rolls its transaction back; the hot reads prepared before go on."""
+    sql = "SELECT count(*) FROM remote_remoteserver WHERE hostname = %s"
+    assert rows.fetch_one(sql, ["h"]) == (0,)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert rows.fetch_one(sql, ["h"]) == (0,)  # the read that opens the transaction
+        assert rows.fetch_one(sql, ["h"]) == (0,)  # a read inside it
+        raise RuntimeError("the flow is refused")
+    assert rows.fetch_one(sql, ["h"]) == (0,)
+    assert rows.fetch_all(sql, ["elsewhere"]) == [(0,)]
+
+
 OUTBOX = 'SELECT "to" FROM mail_outgoingemail ORDER BY "to"'
 COUNTS = "SELECT count FROM core_ratecount"
 

@@ -8,7 +8,8 @@ UUIDs, booleans and datetimes as text and numbers).
 
 Those reads go through ``fetch_one`` and ``fetch_all``: on PostgreSQL each is a prepared
 statement, which the server parses and plans once per connection instead of on every request
-(on the remote-link lookup, planning was more than half of the database's CPU).
+(on the remote-link lookup, planning was more than half of the database's CPU), run by one
+libpq call (``admit.core.prepared_reads``).
 
 Rows that nothing reads back before the commit (the audit row, a queued e-mail, a
 confirmation, a rate-limit count, a new session) are written ``at_commit``, each model's
@@ -28,14 +29,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
-from weakref import WeakKeyDictionary
 
-import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.backends.utils import CursorWrapper
-from psycopg.pq import Format
+
+from admit.core.prepared_reads import driver_cursor
 
 Statement = tuple[str, Sequence[Any]]
 M = TypeVar("M", bound=models.Model)
@@ -162,30 +161,11 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
-class _PreparingCursor(psycopg.Cursor):
-    """Binds parameters on the server and prepares every statement it executes."""
-
-    def execute(self, query: Any, params: Any = None, **options: Any) -> _PreparingCursor:
-        return super().execute(query, params, **{**options, "prepare": True})
-
-
-_TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
-
-
-# Per connection, the one driver cursor the hot reads share: making one and checking its
-# time zone was a fifth of a hot read's own cost. The driver's prepared statements belong to
-# the connection, so a new connection (Django replaces a broken one) gets a cursor of its own.
-_preparing_cursors: WeakKeyDictionary[psycopg.Connection, _PreparingCursor] = WeakKeyDictionary()
-
-
 @contextmanager
 def _reading_cursor() -> Iterator[CursorWrapper]:
-    """Django's cursor, on PostgreSQL around a driver cursor that prepares what it executes.
-
-    The driver keeps each connection's prepared statements (up to ``prepared_max``, 100 by
-    default) and prepares a statement again on a new connection by itself. Django's wrapper
-    keeps query logging, ``execute_wrapper`` hooks and its error types as for any query.
-    """
+    """Django's cursor, on PostgreSQL around the connection's ``DriverCursor``: Django's
+    wrapper keeps query logging, ``execute_wrapper`` hooks and its error types as for any
+    query."""
     db = _db()
     if db.vendor != "postgresql":
         with db.cursor() as cursor:
@@ -193,18 +173,8 @@ def _reading_cursor() -> Iterator[CursorWrapper]:
         return
     db.validate_thread_sharing()
     db.ensure_connection()
-    raw = _preparing_cursors.get(db.connection)
-    if raw is None or raw.closed:
-        with db.wrap_database_errors:
-            raw = _preparing_cursors[db.connection] = _PreparingCursor(db.connection)
-            loader = raw.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
-            if getattr(loader, "timezone", None) != db.timezone:
-                register_tzloader(db.timezone, raw)  # as Django's own cursors do
-    # Not closed on the way out, unlike Django's own cursors: the next read uses it again.
-    driver_cursor: Any = raw  # the stubs say these take Django's wrapper; they wrap the driver's
-    yield (
-        db.make_debug_cursor(driver_cursor) if db.queries_logged else db.make_cursor(driver_cursor)
-    )
+    driver: Any = driver_cursor(db)  # the stubs want a psycopg cursor; Django wraps any DB-API one
+    yield db.make_debug_cursor(driver) if db.queries_logged else db.make_cursor(driver)
 
 
 def load(model: type[M], values: Sequence[Any]) -> M:
