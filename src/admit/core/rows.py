@@ -30,7 +30,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
@@ -44,7 +51,16 @@ M = TypeVar("M", bound=models.Model)
 class _Batch:
     statements: list[Statement] = dataclasses.field(default_factory=list)
     records_only: bool = False
+    guard: Statement | None = None  # a condition the records stand on (records_only)
     has_references: bool = False  # a held row refers to another (KeyOf)
+
+
+class GuardFailed(Exception):
+    """A guarded batch of records found its guard false when it ran: nothing was written."""
+
+
+# What admit_require() raises (core migration 0002) when its condition is not true.
+_GUARD_FAILED_SQLSTATE = "AD001"
 
 
 _pending: ContextVar[_Batch | None] = ContextVar("admit_pending_writes", default=None)
@@ -263,7 +279,7 @@ def execute_at_commit(sql: str, params: Sequence[Any]) -> None:
         batch.statements.append((sql, params))
 
 
-def records_only() -> None:
+def records_only(guard: Statement | None = None) -> None:
     """Say that the flow's held writes are records of what was done (an audit row, a rate
     count, a last-seen time): no later request relies on them and none refers to another.
 
@@ -274,10 +290,15 @@ def records_only() -> None:
     (200 ms by default) can lose them; a crash of admit cannot, and nothing is ever
     half-written. The clauses of one statement all read one snapshot, so such a batch must not
     write one row twice.
+
+    ``guard`` (PostgreSQL only): a boolean SQL expression and its parameters, which the flow
+    read nothing to check itself. The records land only if it is true when they are written;
+    otherwise none does and ``flush`` raises ``GuardFailed``.
     """
     batch = _pending.get()
     assert batch is not None, "records_only() is for a flow inside batched()"
-    batch.records_only = True
+    assert guard is None or connection.vendor == "postgresql", "guards are PostgreSQL's"
+    batch.records_only, batch.guard = True, guard
 
 
 @contextmanager
@@ -308,9 +329,18 @@ def flush(commit: bool = False) -> None:
             for sql, params in statements:
                 cursor.execute(sql, params)
         return
+    try:
+        _send(statements, batch, commit)
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) == _GUARD_FAILED_SQLSTATE:
+            raise GuardFailed from error
+        raise
+
+
+def _send(statements: list[Statement], batch: _Batch, commit: bool) -> None:
     if batch.records_only and not connection.in_atomic_block:
         assert not batch.has_references, "records refer to no other row of their batch"
-        fetch_one(*_as_one_statement(statements))
+        fetch_one(*_as_one_statement(statements, batch.guard))
         return
     start = ["SET LOCAL synchronous_commit TO OFF"] if batch.records_only else []
     end = ["COMMIT"] if commit and connection.in_atomic_block else []
@@ -319,15 +349,22 @@ def flush(commit: bool = False) -> None:
         # statement's placeholders once and remembers them, but not for a text as long as
         # the whole batch, which it would parse anew every time.
         merge = cursor.cursor.mogrify
+        if batch.guard:
+            start.append(merge(f"SELECT admit_require({batch.guard[0]})", batch.guard[1]))
         cursor.execute(
             ";\n".join([*start, *(merge(sql, params) for sql, params in statements), *end])
         )
 
 
-def _as_one_statement(statements: list[Statement]) -> Statement:
+def _as_one_statement(statements: list[Statement], guard: Statement | None) -> Statement:
     """Independent writes as the ``WITH`` clauses of one statement, which commits without
     waiting for the disk when it runs as its own transaction. PostgreSQL runs every
-    data-modifying clause whether or not the final SELECT reads it."""
+    data-modifying clause whether or not the final SELECT reads it; an error in that SELECT
+    (a false guard) undoes them all."""
     clauses = ", ".join(f"write{number} AS ({sql})" for number, (sql, _) in enumerate(statements))
     params = [value for _, values in statements for value in values]
-    return f"WITH {clauses} SELECT set_config('synchronous_commit', 'off', true)", params
+    final = "set_config('synchronous_commit', 'off', true)"
+    if guard:
+        final = f"admit_require({guard[0]}), {final}"
+        params += guard[1]
+    return f"WITH {clauses} SELECT {final}", params  # noqa: S608 (columns and placeholders)

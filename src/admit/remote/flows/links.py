@@ -48,11 +48,26 @@ def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller:
     request time) go to the database together at the end as one statement, committed without
     waiting for the disk: they are records, and the link itself lives in its signature.
     Registering a realm seen for the first time, or its new name, is committed on its own when
-    it happens: a registration stands whether or not a link is then issued."""
+    it happens: a registration stands whether or not a link is then issued.
+
+    A server asking again for the same realm with the same key is let in on what this worker
+    found the last time, guarded (``registry.authenticate``): that statement is then the
+    request's only round trip."""
+    try:
+        return _issue_link(server_uuid, key, request, caller, reuse=True)
+    except rows.GuardFailed:  # the server, its key, the realm or the count changed meanwhile
+        return _issue_link(server_uuid, key, request, caller, reuse=False)
+
+
+def _issue_link(
+    server_uuid: str, key: str, request: LinkRequest, caller: Caller, *, reuse: bool
+) -> str:
     with audited("remote.login_link", caller, batch_only=True) as audit:
         rows.records_only()
         rate = ("remote-links-server", settings.ADMIT_POLICY.remote.link_requests_per_server)
-        server, known_realm = authenticate(server_uuid, key, audit, request.realm.uuid, rate)
+        server, known_realm = authenticate(
+            server_uuid, key, audit, request.realm.uuid, rate, reuse=reuse
+        )
         audit.remote_realm_uuid = request.realm.uuid
         check_next_page(request.next_page)
         realm = register_realm(server, request.realm, known_realm)

@@ -11,6 +11,7 @@ from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import connection
 
 from admit.audit.log import AuditEntry, audited
 from admit.core import clock, rows
@@ -156,18 +157,32 @@ def authenticate(
     audit: AuditEntry,
     realm_uuid: uuid.UUID | None = None,
     rate: tuple[str, tuple[int, int]] | None = None,
+    *,
+    reuse: bool = False,
 ) -> tuple[RemoteServer, RemoteRealm | None]:
     """The server behind these credentials and, when ``realm_uuid`` is given, the realm with
     that uuid if one is registered (to this server or another). Missing credentials, unknown
     server, wrong key and deactivated all raise the same 401; ``audit`` (the caller's flow's
     entry) records which it was, and the server's uuid whenever the server exists. ``rate``,
-    a bucket and its limit, is then hit for this server, its count read in the same query."""
+    a bucket and its limit, is then hit for this server, its count read in the same query.
+
+    ``reuse`` (a flow of records only, on PostgreSQL): when this worker already let the same
+    key in for the same server and realm, that answer stands in for the query, and the
+    flow's records are guarded by it: they land only if the server, its key and the realm are
+    still as they were and the count is under the limit, else ``rows.GuardFailed`` is raised
+    and the caller asks again without ``reuse``."""
     parsed = _parsed(server_uuid)
     counter = Counter(rate[0], str(parsed), rate[1]) if rate and parsed else None
-    found = _lookup(parsed, realm_uuid, counter) if parsed else _Found(None, None)
+    key_digest = digest(key)
+    reused = _reusable((parsed, realm_uuid), key_digest) if reuse else None
+    if reused is not None:
+        rows.records_only(guard=_still_let_in(reused, counter))
+        found = reused
+    else:
+        found = _lookup(parsed, realm_uuid, counter) if parsed else _Found(None, None)
     server = found.server
     key_matches = hmac.compare_digest(
-        digest(key), server.key_digest if server else _NO_SERVER_DIGEST
+        key_digest, server.key_digest if server else _NO_SERVER_DIGEST
     )
     if server is not None:
         audit.remote_server_uuid = server.uuid
@@ -182,13 +197,61 @@ def authenticate(
     else:
         reason = ""
     if reason:
+        _let_in.pop((parsed, realm_uuid), None)
         audit.extra_data["refused"] = reason
         raise ServerUnauthorized(reason)
     assert server is not None
     if counter is not None:
-        counter.hit(audit, found.counted)
+        counter.hit(audit, None if found is reused else found.counted)
     audit.before_commit.append(lambda: _seen(server))
+    _remember(parsed, realm_uuid, found)
     return server, found.realm
+
+
+# Per worker: what let a server's key in, for a server and realm, with the realm active and
+# the server's own. Link requests come from a few servers for a few realms each, again and
+# again; reused, this answer saves each of them a round trip. Bounded: cleared when full.
+_let_in: dict[tuple[uuid.UUID | None, uuid.UUID | None], _Found] = {}
+_LET_IN_MAX = 10_000
+
+
+def _reusable(
+    server_and_realm: tuple[uuid.UUID | None, uuid.UUID | None], key_digest: str
+) -> _Found | None:
+    found = _let_in.get(server_and_realm)
+    if found is None or found.server is None:
+        return None
+    return found if hmac.compare_digest(key_digest, found.server.key_digest) else None
+
+
+def _remember(server_uuid: uuid.UUID | None, realm_uuid: uuid.UUID | None, found: _Found) -> None:
+    server, realm = found.server, found.realm
+    if connection.vendor != "postgresql" or server is None or realm is None:
+        return
+    if realm.server_id != server.pk or realm.deactivated:
+        _let_in.pop((server_uuid, realm_uuid), None)
+        return
+    if len(_let_in) >= _LET_IN_MAX:
+        _let_in.clear()
+    _let_in[(server_uuid, realm_uuid)] = found
+
+
+def _still_let_in(found: _Found, counter: Counter | None) -> rows.Statement:
+    """The guard of a flow that reused ``found``: the server, its key and the realm as they
+    were, and ``counter``'s count (kept in the database) under its limit."""
+    assert found.server is not None and found.realm is not None
+    condition = (
+        "EXISTS (SELECT 1 FROM remote_remoteserver s"
+        " JOIN remote_remoterealm r ON r.server_id = s.id"
+        " WHERE s.id = %s AND s.key_digest = %s AND NOT s.deactivated"
+        " AND r.id = %s AND NOT r.deactivated)"
+    )
+    params: list[object] = [found.server.pk, found.server.key_digest, found.realm.pk]
+    if counter is not None and counter.in_database:
+        counted, counted_params = counter.column()
+        condition += f" AND coalesce({counted}, 0) < %s"
+        params += [*counted_params, counter.limit[0]]
+    return condition, params
 
 
 SEEN_RESOLUTION = timedelta(seconds=10)
