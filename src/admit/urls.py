@@ -36,13 +36,14 @@ def _api_urls(prefixes: tuple[str, ...]) -> tuple[list, str, str]:
 
 urlpatterns = [
     path("", web.home, name="home"),  # before the API, which has a root route of its own
-    # next: the API's hot paths resolve without trying the pages' routes
+    # The confirm-login page next, then the API: the hot paths resolve without trying the
+    # other pages' routes, and the page without walking the API's.
+    path("remote-login/<str:token>/", remote.remote_login, name="remote-login"),
     path("", _api_urls(("zato/sso/", "api/v1/remotes/"))),
     path("health", web.health, name="health"),
     path("confirm/<str:key>/", confirm_page, name="confirm"),
     path("dev/outbox", web.outbox, name="dev-outbox"),
     path("remote-login/confirm/<str:key>/", remote.confirm_remote_email, name="remote-confirm"),
-    path("remote-login/<str:token>/", remote.remote_login, name="remote-login"),
     path("serverlogin/", remote.server_login_page, name="server-login"),
     path("portal/", remote.portal_page("overview"), name="portal-overview"),
     path("portal/account/", remote.portal_page("account"), name="portal-account"),
