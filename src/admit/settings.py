@@ -74,6 +74,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The remote log-in pages (admit/remote/jinja2/), rendered with using="jinja2".
+        "NAME": "jinja2",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "admit.web.jinja2.environment"},
+    },
 ]
 
 

@@ -28,8 +28,15 @@ from admit.remote.flows.server_login import deactivate_server, server_login
 from admit.remote.models import RemoteRealm, RemoteRealmUser, RemoteServer, RemoteServerUser
 
 
+def remote_page(
+    request: HttpRequest, template: str, context: dict | None = None, status: int = 200
+) -> HttpResponse:
+    """A page of the remote log-in flow: its templates are Jinja2's (remote/jinja2/)."""
+    return render(request, template, context, status=status, using="jinja2")
+
+
 def _rate_limited(request: HttpRequest, error: RateLimited) -> HttpResponse:
-    response = render(
+    response = remote_page(
         request, "remote/rate_limited.html", {"seconds": error.retry_after}, status=429
     )
     response["Retry-After"] = str(error.retry_after)
@@ -43,13 +50,13 @@ def remote_login(request: HttpRequest, token: str) -> HttpResponse:
         identity = tokens.read(token)
         account = open_link(identity)
     except tokens.TokenExpired:
-        return render(request, "remote/link_expired.html", status=410)
+        return remote_page(request, "remote/link_expired.html", status=410)
     except tokens.TokenInvalid:
-        return render(request, "remote/link_invalid.html", status=400)
+        return remote_page(request, "remote/link_invalid.html", status=400)
     except TokenReplayed:
-        return render(request, "remote/link_used.html", status=410)
+        return remote_page(request, "remote/link_used.html", status=410)
     except RegistrationDeactivated:
-        return render(request, "remote/deactivated.html", status=403)
+        return remote_page(request, "remote/deactivated.html", status=403)
     if account is None:
         return _first_time(request, identity)
     return _confirm_login(request, identity, account)
@@ -59,16 +66,16 @@ def _first_time(request: HttpRequest, identity: tokens.Identity) -> HttpResponse
     email = request.POST.get("email", identity.email)
     context = {"email": email, "server_level": identity.realm_uuid is None}
     if request.method == "GET":
-        return render(request, "remote/email_form.html", context)
+        return remote_page(request, "remote/email_form.html", context)
     try:
         send_confirmation(identity, email, caller_of(request))
     except RateLimited as error:
         return _rate_limited(request, error)
     except AdmitError as error:
-        return render(
+        return remote_page(
             request, "remote/email_form.html", {**context, "error": error.message}, status=400
         )
-    return render(request, "remote/check_email.html", {"email": email})
+    return remote_page(request, "remote/check_email.html", {"email": email})
 
 
 def _confirm_login(
@@ -83,16 +90,16 @@ def _confirm_login(
         "tos_url": settings.ADMIT_POLICY.remote.tos_url,
     }
     if request.method == "GET":
-        return render(request, "remote/confirm_login.html", context)
+        return remote_page(request, "remote/confirm_login.html", context)
     tos_accepted = request.POST.get("tos_consent") == "on"
     try:
         confirm_login(identity, full_name, tos_accepted, caller_of(request))
     except TokenReplayed:
-        return render(request, "remote/link_used.html", status=410)
+        return remote_page(request, "remote/link_used.html", status=410)
     except RegistrationDeactivated:
-        return render(request, "remote/deactivated.html", status=403)
+        return remote_page(request, "remote/deactivated.html", status=403)
     except AdmitError as error:
-        return render(
+        return remote_page(
             request, "remote/confirm_login.html", {**context, "error": error.message}, status=400
         )
     account.refresh_from_db()
@@ -106,7 +113,7 @@ def confirm_remote_email(request: HttpRequest, key: str) -> HttpResponse:
     try:
         if request.method == "GET":
             confirmations.lookup(key, kinds=("remote_email",))
-            return render(request, "remote/confirm_email.html")
+            return remote_page(request, "remote/confirm_email.html")
         identity = confirm_email(key, caller_of(request))
     except confirmations.MalformedKey:
         return render(request, "confirmations/malformed.html", status=400)
@@ -122,7 +129,7 @@ def server_login_page(request: HttpRequest) -> HttpResponse:
     next_page = request.GET.get("next_page") or request.POST.get("next_page") or None
     context = {"server_uuid": request.POST.get("server_uuid", ""), "next_page": next_page or ""}
     if request.method == "GET":
-        return render(request, "remote/server_login.html", context)
+        return remote_page(request, "remote/server_login.html", context)
     try:
         link = server_login(
             request.POST.get("server_uuid", ""),
@@ -132,9 +139,11 @@ def server_login_page(request: HttpRequest) -> HttpResponse:
         )
     except ServerUnauthorized:
         error = "These server credentials are not valid, or the server is deactivated."
-        return render(request, "remote/server_login.html", {**context, "error": error}, status=401)
+        return remote_page(
+            request, "remote/server_login.html", {**context, "error": error}, status=401
+        )
     except AdmitError as error:
-        return render(
+        return remote_page(
             request, "remote/server_login.html", {**context, "error": error.message}, status=400
         )
     return HttpResponseRedirect(link)
@@ -156,7 +165,7 @@ def portal_page(page: str):
     def view(request: HttpRequest) -> HttpResponse:
         current = portal.state(request)
         if current.identity is None:
-            return render(request, "remote/not_authenticated.html", status=401)
+            return remote_page(request, "remote/not_authenticated.html", status=401)
         if current.expired:
             portal.end(request)
             return HttpResponseRedirect(_entry_point(current.identity))
@@ -184,11 +193,11 @@ def _overview(request: HttpRequest, identity: dict) -> HttpResponse:
         "users": users,
         "events": events[:20],
     }
-    return render(request, "remote/portal_overview.html", context)
+    return remote_page(request, "remote/portal_overview.html", context)
 
 
 def _account(request: HttpRequest, identity: dict) -> HttpResponse:
-    return render(request, "remote/portal_account.html", {"identity": identity})
+    return remote_page(request, "remote/portal_account.html", {"identity": identity})
 
 
 def _deactivate(request: HttpRequest, identity: dict) -> HttpResponse:
@@ -202,7 +211,7 @@ def _deactivate(request: HttpRequest, identity: dict) -> HttpResponse:
         deactivate_server(str(server.uuid), identity["user"]["email"], caller_of(request))
         server.refresh_from_db()
         context["done"] = True
-    return render(request, "remote/portal_deactivate.html", context)
+    return remote_page(request, "remote/portal_deactivate.html", context)
 
 
 PORTAL_PAGES = {"overview": _overview, "account": _account, "deactivate": _deactivate}
