@@ -225,10 +225,15 @@ def _reusable(
 
 
 def _remember(server_uuid: uuid.UUID | None, realm_uuid: uuid.UUID | None, found: _Found) -> None:
+    """Keep ``found`` for the next request, when the realm is the server's own and active."""
     server, realm = found.server, found.realm
-    if connection.vendor != "postgresql" or server is None or realm is None:
-        return
-    if realm.server_id != server.pk or realm.deactivated:
+    if (
+        connection.vendor != "postgresql"
+        or server is None
+        or realm is None
+        or realm.server_id != server.pk
+        or realm.deactivated
+    ):
         _let_in.pop((server_uuid, realm_uuid), None)
         return
     if len(_let_in) >= _LET_IN_MAX:
