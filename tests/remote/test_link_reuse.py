@@ -21,9 +21,9 @@ pytestmark = [
 
 def outcomes() -> list[str]:
     return list(
-        AuditEvent.objects.filter(event="remote.login_link").order_by("id").values_list(
-            "outcome", flat=True
-        )
+        AuditEvent.objects.filter(event="remote.login_link")
+        .order_by("id")
+        .values_list("outcome", flat=True)
     )
 
 
