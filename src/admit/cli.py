@@ -69,6 +69,8 @@ def serve(args: argparse.Namespace) -> None:
     _django()
     from django.conf import settings
 
+    _refuse_an_unmigrated_database()
+
     gunicorn = [
         sys.executable, "-m", "gunicorn", "admit.wsgi:application",
         "--bind", args.bind,
@@ -96,6 +98,28 @@ def serve(args: argparse.Namespace) -> None:
         flush=True,
     )
     _supervise(children)
+
+
+def _refuse_an_unmigrated_database() -> None:
+    """Code newer than its tables (admit upgraded, ``admit migrate`` not run) would fail
+    requests one by one; say so and do not start. A database out of reach is not refused:
+    the workers answer 503 until it comes back."""
+    from django.db import OperationalError, connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except OperationalError as exc:
+        print(f"admit: could not check the database's migrations: {exc}", file=sys.stderr)
+        return
+    finally:
+        connection.close()  # gunicorn forks this process: each worker opens its own
+    if pending:
+        sys.exit(
+            f"admit: the database lacks {len(pending)} migration(s) of this admit;"
+            " run `admit migrate` first"
+        )
 
 
 def _supervise(children: list[subprocess.Popen]) -> None:

@@ -3,13 +3,14 @@ shared database and cache."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.conftest import GOOD_PASSWORD, signup_body
-from tests.live.conftest import start, stop
+from tests.live.conftest import ADMIT, _environment, free_port, start, stop
 
 ADMIN = {"username": "boss", "password": "Correct-Horse-Battery-42", "current_app": "CRM"}
 
@@ -129,3 +130,16 @@ def test_a_database_restart_costs_each_worker_one_503_then_service_resumes(live_
         assert status == 503 and answer["sub_status"] == ["E009001"]
         assert headers["Retry-After"] == "1"
     assert len(unavailable) <= 2  # one per gunicorn worker, then fresh connections
+
+
+def test_serve_refuses_a_database_that_needs_admit_migrate(tmp_path):
+    env = _environment(tmp_path)
+    started = subprocess.run(
+        [*ADMIT, "serve", "--bind", f"127.0.0.1:{free_port()}", "--no-worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode != 0
+    assert "run `admit migrate` first" in started.stderr
