@@ -291,9 +291,9 @@ def records_only(guard: Statement | None = None) -> None:
     half-written. The clauses of one statement all read one snapshot, so such a batch must not
     write one row twice.
 
-    ``guard`` (PostgreSQL only): a boolean SQL expression and its parameters, which the flow
-    read nothing to check itself. The records land only if it is true when they are written;
-    otherwise none does and ``flush`` raises ``GuardFailed``.
+    ``guard`` (PostgreSQL only): a boolean SQL expression and its parameters, standing for
+    what the flow took on trust instead of reading it. The records land only if it is true
+    when they are written; otherwise none does and ``flush`` raises ``GuardFailed``.
     """
     batch = _pending.get()
     assert batch is not None, "records_only() is for a flow inside batched()"
