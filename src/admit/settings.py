@@ -80,7 +80,7 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"environment": "admit.web.jinja2.environment"},
+        "OPTIONS": {"environment": "admit.web.jinja_environment.environment"},
     },
 ]
 

@@ -7,11 +7,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from admit.audit.models import AuditEvent
 from admit.core.context import Caller
 from admit.remote.flows.registry import rotate_key, set_deactivated
 from admit.remote.models import RemoteRealm
-from tests.remote.conftest import Server, request_link
+from tests.remote.conftest import Server, audit_rows, request_link
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="guarded reuse is PostgreSQL's"),
@@ -20,11 +19,7 @@ pytestmark = [
 
 
 def outcomes() -> list[str]:
-    return list(
-        AuditEvent.objects.filter(event="remote.login_link")
-        .order_by("id")
-        .values_list("outcome", flat=True)
-    )
+    return list(audit_rows("remote.login_link").values_list("outcome", flat=True))
 
 
 def test_once_the_realm_is_registered_a_link_is_one_round_trip(client, server):

@@ -27,18 +27,16 @@ from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq.abc import PGresult
 
 
-@cache
-def _numbered(sql: str) -> bytes:
-    """``sql`` with PostgreSQL's placeholders ($1, $2, ...) for Django's (%s)."""
-    numbers = iter(range(1, sql.count("%s") + 1))
-    return re.sub("%s", lambda _: f"${next(numbers)}", sql).encode()
-
-
 class _LastQuery:
-    """What Django's query log reads of a psycopg cursor's last statement (``_query.query``)."""
+    """What Django's query log reads of a psycopg cursor's last statement (``_query.query``):
+    here, the statement with PostgreSQL's placeholders ($1, $2, ...) for Django's (%s)."""
 
-    def __init__(self, query: bytes):
-        self.query = query
+    def __init__(self, sql: str):
+        numbers = iter(range(1, sql.count("%s") + 1))
+        self.query = re.sub("%s", lambda _: f"${next(numbers)}", sql).encode()
+
+
+_last_query = cache(_LastQuery)
 
 
 class DriverCursor:
@@ -59,7 +57,7 @@ class DriverCursor:
 
     def execute(self, sql: str, params: Sequence[Any]) -> None:
         pgconn = self._conn.pgconn
-        self._query = _LastQuery(_numbered(sql))
+        self._query = _last_query(sql)
         if not self._conn.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE:
             self._opening.execute(sql, params)
             self._rows = self._opening.fetchall()
