@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from admit.audit.log import audited
@@ -219,3 +219,65 @@ def test_a_flow_of_records_inside_a_larger_transaction_is_undone_with_it():
         raise RuntimeError("the outer work fails after the flow")
     assert _seen_by_another_worker(COUNTS) == []
     assert not AuditEvent.objects.exists()
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_only_flow_lands_together_on_postgresql_as_one_pipeline():
+    round_trips = []
+    for name in ("a", "b"):
+        committed_before = _seen_by_another_worker(OUTBOX)
+        with (
+            CaptureQueriesContext(connection) as queries,
+            audited("test.flow", CALLER, batch_only=True),
+        ):
+            enqueue("welcome", f"{name}1@example.com", {"user": {"username": name}})
+            enqueue("welcome", f"{name}2@example.com", {"user": {"username": name}})
+            assert _seen_by_another_worker(OUTBOX) == committed_before  # not before the end
+        round_trips.append(len(queries))
+    assert _seen_by_another_worker(OUTBOX) == [
+        "a1@example.com",
+        "a2@example.com",
+        "b1@example.com",
+        "b2@example.com",
+    ]
+    assert AuditEvent.objects.filter(event="test.flow", outcome="ok").count() == 2
+    if connection.vendor == "postgresql":
+        assert round_trips == [1, 1]
+        assert "INSERT" in queries[0]["sql"] and "$1" in queries[0]["sql"]  # the query log
+        inserts = [sql for sql in _prepared_statements() if "mail_outgoingemail" in sql]
+        assert len(inserts) == 1  # the same statement twice in the first flow: prepared once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_statement_undoes_its_whole_batch_and_the_connection_goes_on():
+    user = User.objects.create(
+        user_id="zusr1", username="ann", username_key="ann", sign_up_time=clock.now()
+    )
+    prepared_after: list[int] = []
+    for attempt in range(3):
+        with pytest.raises(IntegrityError), audited("test.flow", CALLER, batch_only=True):
+            enqueue("welcome", f"{attempt}@example.com", {"user": {"username": "ann"}})
+            rows.insert_at_commit(  # the same user id again: refused by its unique index
+                User(
+                    user_id=user.user_id,
+                    username="bob",
+                    username_key="bob",
+                    sign_up_time=clock.now(),
+                )
+            )
+        if connection.vendor == "postgresql":
+            prepared_after.append(len(_prepared_statements()))
+    assert _seen_by_another_worker(OUTBOX) == []
+    assert not AuditEvent.objects.filter(event="test.flow").exists()
+    assert list(User.objects.values_list("username", flat=True)) == ["ann"]
+    # what was prepared before the refusal is kept, not prepared again on every attempt
+    assert len(set(prepared_after)) <= 1
+    with audited("test.flow", CALLER, batch_only=True):
+        enqueue("welcome", "later@example.com", {"user": {"username": "ann"}})
+    assert _seen_by_another_worker(OUTBOX) == ["later@example.com"]

@@ -9,7 +9,7 @@ UUIDs, booleans and datetimes as text and numbers).
 Those reads go through ``fetch_one`` and ``fetch_all``: on PostgreSQL each is a prepared
 statement, which the server parses and plans once per connection instead of on every request
 (on the remote-link lookup, planning was more than half of the database's CPU), run by one
-libpq call (``admit.core.prepared_reads``).
+libpq call (``admit.core.prepared``).
 
 Rows that nothing reads back before the commit (the audit row, a queued e-mail, a
 confirmation, a rate-limit count, a new session) are written ``at_commit``, each model's
@@ -41,9 +41,8 @@ from django.db import (
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from admit.core.prepared_reads import driver_cursor
+from admit.core.prepared import DriverCursor, PipelineCursor, Statement, driver_cursor
 
-Statement = tuple[str, Sequence[Any]]
 M = TypeVar("M", bound=models.Model)
 
 
@@ -187,10 +186,18 @@ def _reading_cursor() -> Iterator[CursorWrapper]:
         with db.cursor() as cursor:
             yield cursor
         return
+    yield _wrapped(db, _driver(db))
+
+
+def _driver(db: BaseDatabaseWrapper) -> DriverCursor:
     db.validate_thread_sharing()
     db.ensure_connection()
-    driver: Any = driver_cursor(db)  # the stubs want a psycopg cursor; Django wraps any DB-API one
-    yield db.make_debug_cursor(driver) if db.queries_logged else db.make_cursor(driver)
+    return driver_cursor(db)
+
+
+def _wrapped(db: BaseDatabaseWrapper, cursor: Any) -> CursorWrapper:
+    """Django's wrapper around a DB-API cursor (the stubs want a psycopg one)."""
+    return db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
 
 
 def load(model: type[M], values: Sequence[Any]) -> M:
@@ -338,9 +345,12 @@ def flush(commit: bool = False) -> None:
 
 
 def _send(statements: list[Statement], batch: _Batch, commit: bool) -> None:
-    if batch.records_only and not connection.in_atomic_block:
-        assert not batch.has_references, "records refer to no other row of their batch"
-        fetch_one(*_as_one_statement(statements, batch.guard))
+    if not connection.in_atomic_block:
+        if batch.records_only:
+            assert not batch.has_references, "records refer to no other row of their batch"
+            fetch_one(*_as_one_statement(statements, batch.guard))
+        else:
+            _run_pipeline(statements)
         return
     start = ["SET LOCAL synchronous_commit TO OFF"] if batch.records_only else []
     end = ["COMMIT"] if commit and connection.in_atomic_block else []
@@ -354,6 +364,13 @@ def _send(statements: list[Statement], batch: _Batch, commit: bool) -> None:
         cursor.execute(
             ";\n".join([*start, *(merge(sql, params) for sql, params in statements), *end])
         )
+
+
+def _run_pipeline(statements: list[Statement]) -> None:
+    """The statements as one transaction of prepared statements in one round trip
+    (``DriverCursor.run_pipeline``), through Django's cursor wrapper like any query."""
+    db = _db()
+    _wrapped(db, PipelineCursor(_driver(db))).execute("pipeline", statements)
 
 
 def _as_one_statement(statements: list[Statement], guard: Statement | None) -> Statement:
