@@ -6,13 +6,16 @@ One run measures, on one machine:
 
 1. The raw hash rate: Argon2id with the service's parameters (m = 19456 KiB, t = 2, p = 1,
    argon2-cffi's ``PasswordHasher``) in as many processes as the server has workers, each
-   hashing for a fixed time; the rates are summed. It is measured while the server is idle,
-   before and after the HTTP load, and the mean of the two is used.
+   hashing for a fixed time; the rates are summed. It is measured while the server is idle.
 2. Saturation: ``admit serve`` on a fresh PostgreSQL database, driven from a separate
    process by several threads (2 x workers by default), each with its own ``http.client``
    connection, posting ``/zato/sso/user/signup`` with unique names back to back for a fixed
    time (after a short warm-up). Sign-ups per second = 200 answers / elapsed time; every
    other answer or connection failure is an error.
+
+   The machine's speed moves from one minute to the next (a virtual machine's neighbours),
+   so the two are taken in turn, in slices (``--rounds``): a hash slice, a load slice, ...,
+   and a last hash slice; each rate is its slices' together.
 3. Half load: the same sign-ups, open loop, scheduled at half the saturated rate for a fixed
    time; latency is counted from each request's scheduled start, so a late client or a
    queue in the server shows up in it. Reports p50 and p99.
@@ -73,7 +76,8 @@ def parse_args() -> argparse.Namespace:
     parser = bench_parser(__doc__, 20.0, "saturation phase length")
     parser.add_argument("--paced-seconds", type=float, default=15.0, help="half-load phase length")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured load first")
-    parser.add_argument("--hash-seconds", type=float, default=5.0, help="each hash measurement")
+    parser.add_argument("--hash-seconds", type=float, default=2.0, help="each hash slice")
+    parser.add_argument("--rounds", type=int, default=5, help="load slices, between hash slices")
     return bench_args(parser)
 
 
@@ -119,6 +123,14 @@ def _hash_for(seconds: float, start_at: float, password: str) -> tuple[int, floa
     return count, time.perf_counter() - started, time.process_time() - cpu
 
 
+def together(slices: list[HashRate]) -> HashRate:
+    """The rate of equally long slices taken together."""
+    return HashRate(
+        per_second=statistics.fmean(rate.per_second for rate in slices),
+        cpu_ms=statistics.fmean(rate.cpu_ms for rate in slices),
+    )
+
+
 def hash_rate(processes: int, seconds: float, password: str) -> HashRate:
     start_at = time.time() + 1.0
     with ProcessPoolExecutor(processes, mp_context=SPAWN) as pool:
@@ -153,6 +165,14 @@ class PhaseResult:
     @property
     def rate(self) -> float:
         return self.ok / self.elapsed if self.elapsed else 0.0
+
+    def add(self, other: PhaseResult) -> None:
+        """Count ``other``, a later slice of the same phase, in this one."""
+        self.statuses += other.statuses
+        self.latencies_ms += other.latencies_ms
+        self.elapsed += other.elapsed
+        self.client_cpu_seconds += other.client_cpu_seconds
+        self.error_sample = self.error_sample or other.error_sample
 
 
 class SignupClient:
@@ -272,8 +292,7 @@ def open_loop(
 class Run:
     workers: int
     connections: int
-    hash_before: HashRate
-    hash_after: HashRate
+    hash_slices: list[HashRate]  # taken in turn with the load's slices
     saturated: PhaseResult
     paced: PhaseResult
     paced_rate: float
@@ -284,11 +303,11 @@ class Run:
 
     @property
     def hash_rate(self) -> float:
-        return (self.hash_before.per_second + self.hash_after.per_second) / 2
+        return together(self.hash_slices).per_second
 
     @property
     def hash_cpu_ms(self) -> float:
-        return (self.hash_before.cpu_ms + self.hash_after.cpu_ms) / 2
+        return together(self.hash_slices).cpu_ms
 
     @property
     def ratio(self) -> float:
@@ -363,7 +382,8 @@ def _noise_warnings(run: Run) -> list[str]:
         lines.append(
             "WARNING: the machine was not idle around the run; the figures are not reliable"
         )
-    spread = abs(run.hash_before.per_second - run.hash_after.per_second) / run.hash_rate
+    rates = [rate.per_second for rate in run.hash_slices]
+    spread = (max(rates) - min(rates)) / run.hash_rate
     if spread > HASH_SPREAD_WARNING:
         lines.append(
             f"WARNING: the hash rate moved by {100 * spread:.0f}% during the run; "
@@ -384,8 +404,9 @@ def report(run: Run) -> None:
         f"server workers: {run.workers} (gunicorn sync), client connections: {run.connections}",
         f"argon2id hash rate ({run.workers} processes, m=19456 KiB t=2 p=1): "
         f"{run.hash_rate:.1f} hashes/s "
-        f"(before the load {run.hash_before.per_second:.1f}, "
-        f"after {run.hash_after.per_second:.1f}); {run.hash_cpu_ms:.1f} ms of CPU per hash",
+        f"(slices {min(rate.per_second for rate in run.hash_slices):.1f} to "
+        f"{max(rate.per_second for rate in run.hash_slices):.1f}); "
+        f"{run.hash_cpu_ms:.1f} ms of CPU per hash",
         f"saturation: {sat.ok} sign-ups in {sat.elapsed:.1f} s = {sat.rate:.1f} sign-ups/s, "
         f"errors: {_errors_text(sat)}, latency {_latency_text(sat.latencies_ms)}",
         *_cpu_lines(run),
@@ -408,37 +429,40 @@ def report(run: Run) -> None:
 # --- the run -------------------------------------------------------------------------------------
 
 
-def drive(server: Server, args: argparse.Namespace, password: str, hash_before: HashRate) -> Run:
+def drive(server: Server, args: argparse.Namespace, password: str) -> Run:
     run_id = secrets.token_hex(4)  # hex only: no "admin", "root" or "zato" in a name
+    hash_slices, saturated, cpu = [], PhaseResult(), Counter[str]()
     with ProcessPoolExecutor(1, mp_context=SPAWN) as client:
         target = (server.port, args.connections)
         client.submit(closed_loop, *target, args.warmup, f"u{run_id}a", password).result()
-        print(f"saturating for {args.seconds:.0f} s ...", flush=True)
-        meter, machine_before = server.cpu_meter(), machine_busy_seconds()
-        meter.start()
-        saturated = client.submit(
-            closed_loop, *target, args.seconds, f"u{run_id}b", password
-        ).result()
-        cpu = {**meter.used(), "client": saturated.client_cpu_seconds}
-        cpu["other"] = max(0.0, machine_busy_seconds() - machine_before - sum(cpu.values()))
+        print(f"saturating for {args.seconds:.0f} s in {args.rounds} slices ...", flush=True)
+        for round_number in range(args.rounds):
+            hash_slices.append(hash_rate(args.workers, args.hash_seconds, password))
+            meter, machine_before = server.cpu_meter(), machine_busy_seconds()
+            meter.start()
+            prefix = f"u{run_id}b{round_number}"
+            seconds = args.seconds / args.rounds
+            load = client.submit(closed_loop, *target, seconds, prefix, password).result()
+            used = {**meter.used(), "client": load.client_cpu_seconds}
+            used["other"] = max(0.0, machine_busy_seconds() - machine_before - sum(used.values()))
+            cpu.update(used)
+            saturated.add(load)
+        hash_slices.append(hash_rate(args.workers, args.hash_seconds, password))
         paced_rate, paced = saturated.rate / 2, PhaseResult()
         if paced_rate > 0:
             print(f"half load ({paced_rate:.1f}/s) for {args.paced_seconds:.0f} s ...", flush=True)
             paced = client.submit(
                 open_loop, *target, paced_rate, args.paced_seconds, f"u{run_id}c", password
             ).result()
-    print("measuring the hash rate again, server idle ...", flush=True)
-    hash_after = hash_rate(args.workers, args.hash_seconds, password)
     return Run(
         workers=args.workers,
         connections=args.connections,
-        hash_before=hash_before,
-        hash_after=hash_after,
+        hash_slices=hash_slices,
         saturated=saturated,
         paced=paced,
         paced_rate=paced_rate,
         server_log=server.log(),
-        saturated_cpu=cpu,
+        saturated_cpu=dict(cpu),
     )
 
 
@@ -453,9 +477,8 @@ def main() -> None:
         temporary_database() as database_url,
         admit_server(database_url, args.workers, policy_toml) as server,
     ):
-        print(f"server up on {HOST}:{server.port}; measuring the hash rate ...", flush=True)
-        hash_before = hash_rate(args.workers, args.hash_seconds, password)
-        run = drive(server, args, password, hash_before)
+        print(f"server up on {HOST}:{server.port}", flush=True)
+        run = drive(server, args, password)
     run.busy_before, run.busy_after = busy_before, cpu_busy_fraction()
     report(run)
 

@@ -109,8 +109,8 @@ def _database(url: str) -> dict[str, Any]:
         }
         config["TEST"] = {"NAME": str(DEPLOYMENT.data_dir / "test.sqlite3")}
     # On PostgreSQL the driver's prepared statements stay off, as Django sets them: admit's
-    # hot reads prepare their own (admit.core.prepared), which a driver that prepares
-    # would drop with its own after every rolled-back transaction.
+    # hot reads and writes prepare their own (admit.core.prepared), which a driver that
+    # prepares would drop with its own after every rolled-back transaction.
     return config
 
 

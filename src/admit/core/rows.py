@@ -15,10 +15,12 @@ Rows that nothing reads back before the commit (the audit row, a queued e-mail, 
 confirmation, a rate-limit count, a new session) are written ``at_commit``, each model's
 INSERT built once: inside ``batched()`` (which ``admit.audit.log.audited`` opens around every
 flow) they are kept and sent together by ``flush()`` at the end of the flow, in one round
-trip on PostgreSQL, whose simple-query protocol takes several statements separated by ``;``.
-A held row can refer to one held before it (``KeyOf``). Outside ``batched()`` they are
-written at once. Both keep every write in the flow's transaction. A flow whose writes are
-only records (``records_only``) sends them as one prepared statement instead.
+trip on PostgreSQL: with no transaction open, as prepared statements in libpq's pipeline
+mode, which run as one transaction (``admit.core.prepared``); inside a caller's transaction,
+as one text of statements separated by ``;`` (the simple-query protocol). A held row can
+refer to one held before it (``KeyOf``). Outside ``batched()`` they are written at once. All
+of them keep every write in the flow's transaction. A flow whose writes are only records
+(``records_only``) sends them as one prepared statement instead.
 """
 
 from __future__ import annotations
