@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from django.db import DatabaseError, Error, IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from admit.audit.log import audited
@@ -280,4 +280,18 @@ def test_a_failing_statement_undoes_its_whole_batch_and_the_connection_goes_on()
     assert len(set(prepared_after)) <= 1
     with audited("test.flow", CALLER, batch_only=True):
         enqueue("welcome", "later@example.com", {"user": {"username": "ann"}})
+    assert _seen_by_another_worker(OUTBOX) == ["later@example.com"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_value_the_driver_cannot_send_fails_its_flow_and_the_connection_goes_on():
+    with pytest.raises(Error), audited("test.flow", CALLER, batch_only=True):
+        enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
+        rows.execute_at_commit(
+            "INSERT INTO core_ratecount (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s)",
+            ["subject", object(), clock.now()],
+        )
+    assert _seen_by_another_worker(OUTBOX) == []
+    with audited("test.flow", CALLER, batch_only=True):
+        enqueue("welcome", "later@example.com", {"user": {"username": "a"}})
     assert _seen_by_another_worker(OUTBOX) == ["later@example.com"]

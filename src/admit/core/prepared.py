@@ -37,6 +37,8 @@ from psycopg.pq.abc import PGconn, PGresult
 
 Statement = tuple[str, Sequence[Any]]
 _Key = tuple[str, tuple[int, ...]]  # a statement and the types of its parameters
+# a statement, its parameters as the driver sends them, its key and the parameters' formats
+_Dumped = tuple[str, Sequence[Any], "_Key", Sequence[pq.Format] | None]
 _DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
@@ -101,11 +103,16 @@ class DriverCursor:
         """Run ``statements``, which return no rows, as one transaction in one round trip,
         on a connection in autocommit mode. The first error undoes them all and is raised."""
         assert self._conn.autocommit, "a pipeline is its own transaction"
+        # Adapted before anything is sent: a value the driver refuses leaves nothing queued
+        # (each dump hands out a list of formats of its own).
+        dumped = [
+            (sql, *self._dump(sql, params), self._adapters.formats) for sql, params in statements
+        ]
         pgconn = self._conn.pgconn
         with self._conn.lock:
             pgconn.enter_pipeline_mode()
             try:
-                commands = self._queue(pgconn, statements)
+                commands = self._queue(pgconn, dumped)
                 pgconn.pipeline_sync()
                 failed = self._first_failure(pgconn, commands)
             finally:
@@ -113,23 +120,20 @@ class DriverCursor:
         if failed is not None:
             self._check(failed)
 
-    def _queue(
-        self, pgconn: PGconn, statements: Sequence[Statement]
-    ) -> list[tuple[_Key, bytes] | None]:
+    def _queue(self, pgconn: PGconn, dumped: Sequence[_Dumped]) -> list[tuple[_Key, bytes] | None]:
         """Queue each statement, preceded by its preparation where this connection has none
         yet; returns, per command queued, the statement and name it prepares (None: it runs
         a statement)."""
         commands: list[tuple[_Key, bytes] | None] = []
         preparing: dict[_Key, bytes] = {}
-        for sql, params in statements:
-            values, key = self._dump(sql, params)
+        for sql, values, key, formats in dumped:
             name = self._names.get(key) or preparing.get(key)
             if name is None:
                 name = preparing[key] = self._new_name()
                 pgconn.send_prepare(name, _last_query(sql).query, key[1])
                 commands.append((key, name))
             # None among the values is NULL, which the stubs leave out
-            pgconn.send_query_prepared(name, values, self._adapters.formats)  # type: ignore[arg-type]
+            pgconn.send_query_prepared(name, values, formats)  # type: ignore[arg-type]
             commands.append(None)
         return commands
 
