@@ -79,7 +79,7 @@ class DriverCursor:
             self._rows = self._opening.fetchall()
             return
         adapters = self._adapters
-        values, key = self._dump(sql, params)
+        values, key, formats = self._dump(sql, params)
         with self._conn.lock:
             name = self._names.get(key)
             if name is None:
@@ -87,7 +87,7 @@ class DriverCursor:
                 self._check(pgconn.prepare(name, self._query.query, key[1]))
                 self._names[key] = name
             # None among the values is NULL, which the stubs leave out
-            result = pgconn.exec_prepared(name, values, adapters.formats)  # type: ignore[arg-type]
+            result = pgconn.exec_prepared(name, values, formats)  # type: ignore[arg-type]
         self._check(result)
         adapters.set_pgresult(result)
         self._rows = adapters.load_rows(0, result.ntuples, tuple)
@@ -103,11 +103,8 @@ class DriverCursor:
         """Run ``statements``, which return no rows, as one transaction in one round trip,
         on a connection in autocommit mode. The first error undoes them all and is raised."""
         assert self._conn.autocommit, "a pipeline is its own transaction"
-        # Adapted before anything is sent: a value the driver refuses leaves nothing queued
-        # (each dump hands out a list of formats of its own).
-        dumped = [
-            (sql, *self._dump(sql, params), self._adapters.formats) for sql, params in statements
-        ]
+        # Adapted before anything is sent: a value the driver refuses leaves nothing queued.
+        dumped = [(sql, *self._dump(sql, params)) for sql, params in statements]
         pgconn = self._conn.pgconn
         with self._conn.lock:
             pgconn.enter_pipeline_mode()
@@ -159,11 +156,14 @@ class DriverCursor:
             raise psycopg.OperationalError(pgconn.get_error_message())
         return failed
 
-    def _dump(self, sql: str, params: Sequence[Any]) -> tuple[Sequence[Any], _Key]:
-        """The parameters as the driver sends them, and the statement's key: its text and
-        the types of its parameters, which a prepared statement is fixed to."""
+    def _dump(
+        self, sql: str, params: Sequence[Any]
+    ) -> tuple[Sequence[Any], _Key, Sequence[pq.Format] | None]:
+        """The parameters as the driver sends them, the statement's key (its text and the
+        types of its parameters, which a prepared statement is fixed to), and the parameters'
+        formats: everything the adapters leave in their state after one dump."""
         values = self._adapters.dump_sequence(params, [PyFormat.AUTO] * len(params))
-        return values, (sql, self._adapters.types or ())
+        return values, (sql, self._adapters.types or ()), self._adapters.formats
 
     def _new_name(self) -> bytes:
         return b"admit_%d" % next(self._numbers)
