@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -72,19 +73,20 @@ class LoginPolicy:
     inform_if_not_confirmed: bool = True
     inform_if_not_approved: bool = True
     inform_if_password_expired: bool = True
-    lockout_after: int = 5
-    lockout_seconds: int = 300
-    lockout_max_seconds: int = 86400
+    known_address_days: int = 90
     max_consecutive_failures: int = 100
 
 
 @dataclass(frozen=True)
 class RateLimitPolicy:
     enabled: bool = True
+    login_failures_per_username_address: tuple[int, int] = (5, 300)
     login_failures_per_address: tuple[int, int] = (10, 60)
+    login_failures_per_username: tuple[int, int] = (30, 300)
     signups_per_address: tuple[int, int] = (20, 60)
     emails_per_address: tuple[int, int] = (20, 60)
-    emails_per_account: tuple[int, int] = (5, 3600)
+    resets_per_credential_address: tuple[int, int] = (3, 3600)
+    reset_emails_per_credential: tuple[int, int] = (5, 3600)
 
 
 @dataclass(frozen=True)
@@ -164,10 +166,28 @@ def _coerce(where: str, annotation: str, value: Any) -> Any:
     raise ConfigError(f"{where}: unsupported setting type {annotation!r}")  # pragma: no cover
 
 
+# Keys that earlier versions wrote into admit.toml and that mean nothing any more: a start
+# with one of them warns (naming what replaced it) instead of refusing the whole file.
+RETIRED_KEYS = {
+    ("login", "lockout_after"): "[rate_limits] login_failures_per_username(_address)",
+    ("login", "lockout_seconds"): "[rate_limits] login_failures_per_username(_address)",
+    ("login", "lockout_max_seconds"): "[rate_limits] login_failures_per_username(_address)",
+    ("rate_limits", "emails_per_account"): "[rate_limits] reset_emails_per_credential",
+}
+
+
 def _section(name: str, cls: type, raw: Any) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"admit.toml: [{name}] must be a table")
     known = {f.name: f for f in fields(cls)}
+    for key in list(raw):
+        if (name, key) in RETIRED_KEYS:
+            warnings.warn(
+                f"admit.toml: [{name}] {key} is no longer used (see {RETIRED_KEYS[name, key]});"
+                " remove it",
+                stacklevel=2,
+            )
+            raw = {k: v for k, v in raw.items() if k != key}
     for key in raw:
         if key not in known:
             raise ConfigError(f"admit.toml: unknown key [{name}] {key}")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections
 
 from admit.confirmations.engine import sweep_expired as sweep_confirmations
+from admit.core import clock
 from admit.core.ratelimit import sweep_expired as sweep_rate_counts
 from admit.mail.outbox import deliver_due
 from admit.remote.flows.confirm_login import sweep_spent as sweep_spent_login_links
 from admit.sso.flows.sessions import sweep_expired as sweep_sessions
-from admit.sso.lockout import sweep_expired as sweep_login_pauses
+from admit.sso.flows.signup import sweep_held_signups
+from admit.sso.queries import forget_addresses_older_than
 
 log = logging.getLogger("admit.worker")
 
@@ -23,7 +27,9 @@ SWEEP_EVERY_SECONDS = 300
 def sweep() -> None:
     sweep_spent_login_links()
     sweep_rate_counts()
-    sweep_login_pauses()
+    sweep_held_signups()
+    days = settings.ADMIT_POLICY.login.known_address_days
+    forget_addresses_older_than(clock.now() - timedelta(days=days))
     sessions, confirmations = sweep_sessions(), sweep_confirmations()
     if sessions or confirmations:
         log.info("swept %s expired sessions, %s old confirmations", sessions, confirmations)

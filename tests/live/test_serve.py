@@ -62,7 +62,7 @@ def _failures_from_other_processes(live, count: int) -> None:
         "from django.conf import settings\n"
         "limit = settings.ADMIT_POLICY.rate_limits.login_failures_per_address\n"
         f"for _ in range({count}):\n"
-        "    Counter('login-failures-address', '127.0.0.1', limit).count()\n"
+        "    assert Counter('login-address', '127.0.0.1', limit).claim()\n"
     )
     for _ in range(2):
         done = live.python(code)

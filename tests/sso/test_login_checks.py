@@ -1,5 +1,5 @@
-"""POST /zato/sso/user/login: each check in its order, each code, the hidden codes, the
-failure counting (pauses, per-address limit, account lock) and the audit trail."""
+"""POST /zato/sso/user/login: each check in its order, each code, the hidden codes and the
+audit trail. The throttling of failures is in test_throttle.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from admit.audit.models import AuditEvent
 from admit.core import totp
 from admit.core.context import Caller
 from admit.sso.flows.users import NewUser, _insert
-from admit.sso.models import LoginPause, Session, User
-from admit.worker import sweep
+from admit.sso.models import Session, User
 from tests.conftest import GOOD_PASSWORD, ApiClient, codes, signup_body
 
 pytestmark = pytest.mark.django_db
@@ -306,193 +305,12 @@ def test_inform_if_password_expired_false(api, member, clock, policy):
     assert AuditEvent.objects.get(event="login").error_codes == "E003004"
 
 
-# Counting failures
+# The audit trail
 
 
 def fail(api: ApiClient, username: str = "user1"):
     return api.post(LOGIN, credentials(username=username, password="not the password"))
 
-
-def test_pause_after_lockout_after_failures_even_with_the_right_password(api, member, clock):
-    for _ in range(5):
-        assert codes(fail(api)) == ["E005001"]
-    paused = api.post(LOGIN, credentials())
-    assert paused.status_code == 429
-    assert paused["Retry-After"] == "300"
-    body = paused.json()
-    assert body["status"] == "error" and body["sub_status"] == ["E005001"] and body["cid"]
-    assert not Session.objects.exists()
-    clock.advance(seconds=299)
-    assert api.post(LOGIN, credentials())["Retry-After"] == "1"
-    clock.advance(seconds=2)
-    assert api.post(LOGIN, credentials()).status_code == 200
-
-
-def test_the_pause_grows_with_each_further_failure(api, member, clock):
-    for _ in range(5):
-        fail(api)
-    assert fail(api)["Retry-After"] == "300"
-    clock.advance(seconds=301)
-    assert codes(fail(api)) == ["E005001"]
-    second = api.post(LOGIN, credentials())
-    assert second.status_code == 429 and second["Retry-After"] == "600"
-    clock.advance(seconds=601)
-    fail(api)
-    assert api.post(LOGIN, credentials())["Retry-After"] == "1200"
-
-
-def test_the_pause_never_exceeds_lockout_max_seconds(api, member, clock, policy):
-    policy(login={"lockout_after": 1, "lockout_seconds": 100, "lockout_max_seconds": 250})
-    fail(api)
-    assert api.post(LOGIN, credentials())["Retry-After"] == "100"
-    clock.advance(seconds=101)
-    fail(api)
-    assert api.post(LOGIN, credentials())["Retry-After"] == "200"
-    clock.advance(seconds=201)
-    fail(api)
-    assert api.post(LOGIN, credentials())["Retry-After"] == "250"
-
-
-def test_a_successful_log_in_starts_the_count_afresh(api, member, clock):
-    for _ in range(4):
-        fail(api)
-    assert api.post(LOGIN, credentials()).status_code == 200
-    assert not LoginPause.objects.exists()
-    for _ in range(4):
-        fail(api)
-    assert api.post(LOGIN, credentials()).status_code == 200  # four again, not eight
-
-
-def test_the_worker_forgets_failures_after_twice_the_longest_pause(api, member, clock, policy):
-    policy(login={"lockout_after": 1, "lockout_seconds": 100, "lockout_max_seconds": 250})
-    fail(api)
-    fail(api, "nobody")
-    clock.advance(seconds=400)
-    fail(api, "nobody")  # this one's record is renewed
-    clock.advance(seconds=101)
-    sweep()
-    assert list(LoginPause.objects.values_list("failures", flat=True)) == [2]
-    assert api.post(LOGIN, credentials()).status_code == 200
-
-
-def test_an_unknown_username_is_paused_exactly_like_a_known_one(api, member, clock):
-    # From two addresses, so that the per-address limit (10 a minute) plays no part.
-    other = ApiClient()
-    other.client.defaults["REMOTE_ADDR"] = "10.99.0.2"
-    known = [fail(api, "user1") for _ in range(6)]
-    unknown = [fail(other, "nobody") for _ in range(6)]
-    assert [r.status_code for r in known] == [r.status_code for r in unknown] == [403] * 5 + [429]
-    assert known[5]["Retry-After"] == unknown[5]["Retry-After"] == "300"
-    assert codes(known[5]) == codes(unknown[5]) == ["E005001"]
-    assert set(known[5].json()) == set(unknown[5].json())
-
-
-def test_pause_is_per_username(api, member, db, clock):
-    make_user("user2")
-    for _ in range(5):
-        fail(api, "user1")
-    assert api.post(LOGIN, credentials()).status_code == 429
-    assert api.post(LOGIN, credentials(username="user2")).status_code == 200
-
-
-def test_pause_counts_the_normalised_username(api, member, clock):
-    for name in ("user1", "USER1", "User1", "uSeR1", "user1"):
-        fail(api, name)
-    assert api.post(LOGIN, credentials()).status_code == 429
-
-
-def test_a_success_resets_the_count(api, member):
-    for _ in range(4):
-        fail(api)
-    assert api.post(LOGIN, credentials()).status_code == 200
-    for _ in range(4):
-        assert codes(fail(api)) == ["E005001"]
-    assert api.post(LOGIN, credentials()).status_code == 200
-    assert refresh(member).failed_logins == 0
-
-
-def test_wrong_totp_codes_count_as_failures(api, member, clock):
-    secret = with_totp(api, member)
-    good = code_now(secret, clock)
-    wrong = "000000" if good != "000000" else "111111"
-    for _ in range(5):
-        assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E006002"]
-    assert api.post(LOGIN, credentials(totp_code=good)).status_code == 429
-
-
-def test_ten_failures_a_minute_from_one_address_then_429(api, member, clock):
-    for number in range(10):
-        assert fail(api, f"ghost{number}").status_code == 403
-    blocked = api.post(LOGIN, credentials())
-    assert blocked.status_code == 429 and codes(blocked) == ["E005001"]
-    assert 1 <= int(blocked["Retry-After"]) <= 60
-    other = ApiClient()
-    other.client.defaults["REMOTE_ADDR"] = "10.99.0.2"
-    assert other.post(LOGIN, credentials()).status_code == 200
-
-
-def test_address_limit_opens_again_in_the_next_window(api, member, clock):
-    for number in range(10):
-        fail(api, f"ghost{number}")
-    assert api.post(LOGIN, credentials()).status_code == 429
-    clock.advance(seconds=61)
-    assert api.post(LOGIN, credentials()).status_code == 200
-
-
-def test_successes_do_not_use_up_the_address_limit(api, member):
-    for _ in range(12):
-        assert api.post(LOGIN, credentials()).status_code == 200
-
-
-def test_rate_limits_can_be_switched_off(api, member, policy):
-    policy(rate_limits={"enabled": False})
-    for number in range(12):
-        fail(api, f"ghost{number}")
-    for _ in range(6):
-        fail(api)
-    assert api.post(LOGIN, credentials()).status_code == 200
-
-
-def test_max_consecutive_failures_locks_the_account(api, member, policy):
-    policy(rate_limits={"enabled": False}, login={"max_consecutive_failures": 3})
-    live = api.post(LOGIN, credentials()).json()["ust"]
-    for _ in range(2):
-        fail(api)
-    assert refresh(member).failed_logins == 2 and not refresh(member).is_locked
-    fail(api)
-    locked = refresh(member)
-    assert locked.is_locked and locked.locked_at is not None and locked.failed_logins == 3
-    refused = api.post(LOGIN, credentials())
-    assert refused.status_code == 403 and codes(refused) == ["E005002"]
-    # As with any lock, the account's sessions end.
-    gone = api.post("/zato/sso/user/session", {"current_ust": live})
-    assert codes(gone) == ["E007001"] and not Session.objects.exists()
-
-
-def test_consecutive_failures_reset_on_success_and_do_not_lock(api, member, policy):
-    policy(rate_limits={"enabled": False}, login={"max_consecutive_failures": 3})
-    fail(api)
-    fail(api)
-    assert api.post(LOGIN, credentials()).status_code == 200
-    fail(api)
-    fail(api)
-    assert api.post(LOGIN, credentials()).status_code == 200
-    assert not refresh(member).is_locked
-
-
-def test_unlock_after_max_failures_lets_the_user_in(api, member, policy, admin_ust):
-    policy(rate_limits={"enabled": False}, login={"max_consecutive_failures": 3})
-    for _ in range(3):
-        fail(api)
-    assert codes(api.post(LOGIN, credentials())) == ["E005002"]
-    unlock = api.call(
-        "DELETE", "/zato/sso/user/lock", {"ust": admin_ust, "user_id": member.user_id}
-    )
-    assert unlock.status_code == 200
-    assert api.post(LOGIN, credentials()).status_code == 200
-
-
-# The audit trail
 
 
 def test_every_attempt_leaves_one_audit_row_without_the_password(api, member, clock):
@@ -506,7 +324,7 @@ def test_every_attempt_leaves_one_audit_row_without_the_password(api, member, cl
         credentials(totp_code=code_now(secret, clock)),
     ]
     answers = [api.post(LOGIN, body) for body in attempts]
-    answers += [fail(api) for _ in range(5)]  # the fifth failure pauses
+    answers += [fail(api) for _ in range(5)]  # five from one address pause it
     answers.append(api.post(LOGIN, credentials()))  # refused while paused
     assert [r.status_code for r in answers] == [403] * 4 + [200] + [403] * 5 + [429]
     rows = list(AuditEvent.objects.filter(event="login").order_by("id"))
@@ -523,13 +341,16 @@ def test_every_attempt_leaves_one_audit_row_without_the_password(api, member, cl
     assert secret not in everything and answers[4].json()["ust"] not in everything
 
 
-def test_python_api_login_counts_failures_too(db, member):
+def test_python_api_login_counts_failures_too(db, member, policy):
     from admit.core.errors import AdmitError
     from admit.core.ratelimit import RateLimited
     from admit.sso.flows.login import LoginRequest, login
 
+    # Without a client address only the username's own bucket counts.
+    policy(rate_limits={"login_failures_per_username": (5, 300)})
     for _ in range(5):
         with pytest.raises(AdmitError):
             login(LoginRequest("user1", "wrong", "CRM"), Caller())
     with pytest.raises(RateLimited):
         login(LoginRequest("user1", GOOD_PASSWORD, "CRM"), Caller())
+    assert refresh(member).failed_logins == 5

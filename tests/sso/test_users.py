@@ -587,19 +587,3 @@ def test_only_a_superuser_locks(api, admin_ust, alice, alice_ust, superuser):
 
 def test_locking_an_unknown_user(api, admin_ust):
     refused(api.post(LOCK, {"ust": admin_ust, "user_id": "zusrnobody"}), "E005001")
-
-
-def test_unlocking_lifts_the_pause_of_an_account_locked_by_failures(
-    api, admin_ust, alice, policy, clock
-):
-    policy(login={"lockout_after": 5, "max_consecutive_failures": 5})
-    for _ in range(5):
-        refused(log_in(api, "alice", "wrong guess"), "E005001")
-    assert User.objects.get(user_id=alice).is_locked
-    # Paused too: even the right password waits.
-    assert log_in(api, "alice").status_code == 429
-    response = api.call("DELETE", LOCK, {"ust": admin_ust, "user_id": alice})
-    assert response.status_code == 200
-    # An operator's unlock lets the owner in at once.
-    assert log_in(api, "alice").status_code == 200
-    assert User.objects.get(user_id=alice).failed_logins == 0

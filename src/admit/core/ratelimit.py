@@ -7,13 +7,15 @@ so that no address or username is stored in clear.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 
 from admit.audit.log import AuditEntry
 from admit.core import clock, rows
@@ -100,8 +102,60 @@ class Counter:
         rows.execute_at_commit(
             f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s) "  # noqa: S608
             f"ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1",
-            [self.key, self.window, clock.now() + timedelta(seconds=self.seconds_left + 1)],
+            [self.key, self.window, self._expires_at()],
         )
+
+    def claim(self) -> bool:
+        """Take one of the window's events if the limit leaves one, checking and counting in
+        one atomic step (one conditional upsert, or Redis's INCR), so that concurrent
+        attempts never all slip past one check. False when the limit is used up. The claim
+        is written at once, outside the flow's batch: in a caller's transaction it is undone
+        with it (``admit.sso.throttle`` counts it again after a refusal)."""
+        if not self.enabled:
+            return True
+        if self.limit[0] == 0:
+            return False
+        if not self.in_database:
+            cache.add(self.cache_slot, 0, timeout=self.seconds_left + 1)
+            if cache.incr(self.cache_slot) <= self.limit[0]:
+                return True
+            cache.decr(self.cache_slot)  # a refused attempt takes nothing
+            return False
+        table = RateCount._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s)"  # noqa: S608
+                f" ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1"
+                f" WHERE {table}.count < %s RETURNING count",
+                [self.key, self.window, self._expires_at(), self.limit[0]],
+            )
+            return cursor.fetchone() is not None
+
+    def release(self) -> None:
+        """Give back one claimed event (an attempt that turned out not to count)."""
+        if not self.enabled:
+            return
+        if not self.in_database:
+            with contextlib.suppress(ValueError):  # the window has ended meanwhile
+                cache.decr(self.cache_slot)
+            return
+        table = RateCount._meta.db_table
+        rows.execute_at_commit(
+            f"UPDATE {table} SET count = count - 1"  # noqa: S608
+            " WHERE subject = %s AND slot = %s AND count > 0",
+            [self.key, self.window],
+        )
+
+    def forget(self) -> None:
+        """Clear the subject's count in the current window, with the flow's writes."""
+        if not self.in_database:
+            cache.delete(self.cache_slot)
+            return
+        table = RateCount._meta.db_table
+        rows.execute_at_commit(f"DELETE FROM {table} WHERE subject = %s", [self.key])  # noqa: S608
+
+    def _expires_at(self) -> datetime:
+        return clock.now() + timedelta(seconds=self.seconds_left + 1)
 
     def hit(self, audit: AuditEntry, counted: int | None | NotRead = NOT_READ) -> None:
         """Check now; count at the end of the flow's transaction, or after its refusal.

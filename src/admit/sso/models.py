@@ -15,6 +15,12 @@ def normalize_email(email: str) -> str:
 
 
 class UserManager(BaseUserManager["User"]):
+    """The accounts: every user but the rows that hold a username for a sign-up whose address
+    was taken (``User.holds_taken_email``), which nothing but log-in and confirmation sees."""
+
+    def get_queryset(self) -> models.QuerySet[User]:
+        return super().get_queryset().filter(holds_taken_email=False)
+
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(username_key=normalize_username(username or ""))
 
@@ -34,7 +40,7 @@ class User(AbstractBaseUser):
     username = models.CharField(max_length=128)
     username_key = models.CharField("username", max_length=128, unique=True)
     email = models.CharField(max_length=254)
-    email_key = models.CharField(max_length=254, unique=True)
+    email_key = models.CharField(max_length=254)  # unique among accounts: see Meta
     display_name = models.CharField(max_length=256, blank=True)
     first_name = models.CharField(max_length=128, blank=True)
     middle_name = models.CharField(max_length=128, blank=True)
@@ -61,15 +67,29 @@ class User(AbstractBaseUser):
     app_list = models.JSONField(default=list, blank=True)
     remote_ip = models.GenericIPAddressField(null=True, blank=True)
     remote_addr = models.CharField(max_length=255, blank=True)
+    # A sign-up for an address that already has an account, while the policy hides that: the
+    # row holds the username and answers log-in like any unconfirmed or unapproved sign-up,
+    # but it is no account. It is never approved, nobody lists it, and the worker removes it
+    # once its confirmation has expired (admit.sso.flows.signup).
+    holds_taken_email = models.BooleanField(default=False)
 
     objects = UserManager()
+    with_held_signups = models.Manager()
 
     USERNAME_FIELD = "username_key"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["email"]
 
     class Meta:
+        base_manager_name = "with_held_signups"
         indexes = [models.Index(fields=["approval_status", "confirmed_at", "sign_up_time"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email_key"],
+                condition=models.Q(holds_taken_email=False),
+                name="sso_user_email_key_one_account",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.username
@@ -138,17 +158,20 @@ class SessionEvent(models.Model):
         return f"{self.kind} at {self.at}"
 
 
-class LoginPause(models.Model):
-    """The consecutive failed log-ins of one username, known or not, and the pause they
-    earned (``admit.sso.lockout``). ``subject`` is a hash of the normalised username."""
+class KnownAddress(models.Model):
+    """An address (by digest) that the user has logged in from. Failures from other addresses
+    do not pause log-ins from it (``admit.sso.throttle``)."""
 
-    subject = models.CharField(max_length=80)
-    failures = models.PositiveIntegerField()
-    paused_until = models.DateTimeField()
-    expires_at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="known_addresses")
+    address_digest = models.CharField(max_length=64)
+    last_seen = models.DateTimeField(db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["subject"], name="one_pause_per_username")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "address_digest"], name="one_row_per_known_address"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.failures} failures, paused until {self.paused_until}"
+        return f"known address of {self.user_id}, last seen {self.last_seen}"

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -20,9 +21,10 @@ from admit.confirmations.models import Confirmation
 from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
-from admit.core.ratelimit import hit
+from admit.core.ratelimit import Counter, hit
 from admit.core.secrets import digest
 from admit.mail.outbox import enqueue
+from admit.sso import queries, throttle
 from admit.sso.flows.sessions import end_sessions_of
 from admit.sso.models import User, normalize_email, normalize_username
 from admit.sso.passwords import set_password
@@ -45,32 +47,57 @@ def request_reset(credential: str, current_app: str, caller: Caller) -> None:
 
 
 def _request_reset(credential: str, current_app: str, caller: Caller) -> None:
+    """Rate limits that name no account: per client address, and per credential as typed from
+    one address (both answer 429); and per credential as typed from anywhere, past which no
+    more e-mails are sent (the answer does not change) except to a request from an address the
+    account has logged in from, so that a stranger's requests never keep its owner from
+    resetting."""
     limits = settings.ADMIT_POLICY.rate_limits
+    typed = normalize_username(credential)
     with audited("password.reset_request", caller, app=current_app) as audit:
         if caller.remote_ip:
             hit("reset-address", caller.remote_ip, limits.emails_per_address, audit)
-        user = (
-            User.objects.filter(
-                Q(username_key=normalize_username(credential))
-                | Q(email_key=normalize_email(credential))
+            hit(
+                "reset-credential-address",
+                f"{typed}\n{caller.remote_ip}",
+                limits.resets_per_credential_address,
+                audit,
             )
+        user = (
+            User.objects.filter(Q(username_key=typed) | Q(email_key=normalize_email(credential)))
             .order_by("id")
             .first()
         )
-        # Counted per account, however it is named (username or e-mail address); an unknown
-        # credential is counted under itself, so it runs into the same limit just as soon.
-        account = user.user_id if user is not None else normalize_username(credential)
-        hit("reset-account", account, limits.emails_per_account, audit)
-        if user is None or not user.is_active:
+        within_limit = Counter(
+            "reset-credential", typed, limits.reset_emails_per_credential
+        ).claim()
+        if user is None or not _may_reset(user):
             audit.extra_data["sent"] = False
             return
         audit.target_user_id = user.user_id
+        if not within_limit and not queries.is_known_address(
+            user, caller.remote_ip, clock.now() - timedelta(days=_known_days())
+        ):
+            audit.extra_data["sent"] = False
+            audit.extra_data["held_back"] = "reset_emails_per_credential"
+            return
         audit.extra_data["sent"] = True
         token = confirmations.create(user, RESET_TOKEN)
         valid_for = _duration(settings.ADMIT_POLICY.reset.token_max_age)
         enqueue(
             "password_reset", user.email, {"user": user, "token": token, "valid_for": valid_for}
         )
+
+
+def _known_days() -> int:
+    return settings.ADMIT_POLICY.login.known_address_days
+
+
+def _may_reset(user: User) -> bool:
+    """A confirmed, approved account that no super-user has locked: a lock that failed
+    log-ins set is what a reset is for."""
+    locked_by_operator = user.is_locked and not throttle.is_locked_automatically(user)
+    return user.is_confirmed and user.is_approved and not locked_by_operator
 
 
 def _duration(seconds: int) -> str:
@@ -106,7 +133,9 @@ def finish_reset(token: str, reset_key: str, password: str, caller: Caller) -> N
             )
         user = User.objects.select_for_update().get(pk=key.object_id)
         audit.target_user_id = user.user_id
-        user.save(update_fields=set_password(user, password))
+        # The new password also ends the username's pause and an automatic lock.
+        user.save(update_fields=set_password(user, password) + throttle.clear_failures(user))
+        throttle.Guesses(user.username_key, caller.remote_ip).forgive()
         confirmations.spend(key)
         # Every other link and key of this user's resets dies with this one.
         confirmations.revoke(user, RESET_TOKEN)

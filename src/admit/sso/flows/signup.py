@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -21,8 +22,8 @@ from admit.sso.models import User, normalize_email, normalize_username
 from admit.sso.rules import SignupRequest, signup_problems
 
 SIGNUP = "signup"
-# Handed out, instead of a real token, when someone signs up with an address that already
-# has an account and the policy hides that; confirming it does nothing.
+# The confirmations that earlier versions handed out instead of a real token to a sign-up for
+# a taken address; still confirmed (doing nothing) until they expire.
 SIGNUP_EMAIL_TAKEN = "signup_email_taken"
 AWAITING_APPROVAL = (
     "Your address is confirmed. A super-user will review your sign-up; you will get an e-mail then."
@@ -35,39 +36,56 @@ class SignupResult:
     user_id: str | None
 
 
-class _EmailTaken(Exception):
-    """The address has an account and the policy hides that. Raised out of the sign-up's
-    transaction, which a unique-constraint violation has already spoiled; the answer is then
-    made in a transaction of its own."""
+class _EmailTakenMeanwhile(Exception):
+    """Another sign-up took the address between this one's read and its write."""
 
 
 def signup(request: SignupRequest, caller: Caller) -> SignupResult:
     try:
         return _signup(request, caller)
-    except _EmailTaken:
-        return _answer_for_taken_email(request, caller)
+    except _EmailTakenMeanwhile:
+        return _signup(request, caller)  # this time the read sees the address taken
 
 
 def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
     """The user's row, its confirmation, its e-mail and the audit row go to the database
     together at the end (``batch_only``): one round trip after the hash. The unique indexes
-    decide between concurrent sign-ups for one name; ``_conflict`` names the loser's refusal."""
+    decide between concurrent sign-ups for one name; ``_conflict`` names the loser's refusal.
+
+    A sign-up for an address that already has an account, while ``[signup]
+    inform_if_email_exists`` is off, does the same work and answers the same: its row
+    (``holds_taken_email``) holds the username, gets a confirmation and answers log-in as any
+    unconfirmed or unapproved sign-up; but it is never approved, and the e-mail goes to the
+    address's owner, telling them someone tried (docs/security.md says what this hides when)."""
     policy = settings.ADMIT_POLICY
     with audited("signup", caller, app=request.current_app, batch_only=True) as audit:
         audit.extra_data = {"username": request.username[:128]}
         audit.on_conflict = _conflict
         _check_allowed(request, caller, audit)
+        owner = _account_with_address(request.email)
+        if owner is not None and policy.signup.inform_if_email_exists:
+            raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken")
         user = _new_user(request, make_password(request.password), caller)
         audit.target_user_id = user.user_id
+        if owner is not None:
+            user.holds_taken_email = True
+            audit.extra_data["email_taken"] = True
+            enqueue("signup_email_taken", owner.email, {"user": owner})
         if not policy.signup.confirmation_required:
             _confirm(user, audit)
             rows.insert_at_commit(user)
             return SignupResult(confirm_token=None, user_id=user.user_id)
         rows.insert_at_commit(user)
         token = confirmations.create(user, SIGNUP, held=rows.KeyOf(User, "user_id", user.user_id))
-        enqueue("signup_confirm", user.email, {"user": user, "link": confirmations.link(token)})
+        if owner is None:
+            enqueue("signup_confirm", user.email, {"user": user, "link": confirmations.link(token)})
         shown = token if policy.signup.return_confirm_token else None
         return SignupResult(confirm_token=shown, user_id=user.user_id)
+
+
+def _account_with_address(email: str) -> User | None:
+    """The account whose address is ``email``: one read, made for every sign-up."""
+    return User.objects.filter(email_key=normalize_email(email)).first()
 
 
 def _check_allowed(request: SignupRequest, caller: Caller, audit: AuditEntry) -> None:
@@ -113,30 +131,21 @@ def _new_user(request: SignupRequest, password_hash: str, caller: Caller) -> Use
 
 
 def _conflict(exc: IntegrityError) -> Exception:
-    """Which unique index refused the new user: the name, or the address (told or hidden)."""
+    """Which unique index refused the new user: the name, or the address, taken meanwhile."""
     if "email_key" not in str(exc):
         return AdmitError(Code.USERNAME_EXISTS, "username taken")
     if not settings.ADMIT_POLICY.signup.inform_if_email_exists:
-        return _EmailTaken()
+        return _EmailTakenMeanwhile()
     return AdmitError(Code.EMAIL_EXISTS, "e-mail address taken")
 
 
-def _answer_for_taken_email(request: SignupRequest, caller: Caller) -> SignupResult:
-    """Answer as a fresh sign-up would, create nothing, and tell the address's owner."""
-    policy = settings.ADMIT_POLICY.signup
-    with audited("signup", caller, app=request.current_app) as audit:
-        audit.extra_data = {"username": request.username[:128], "email_taken": True}
-        _check_allowed(request, caller, audit)
-        if User.objects.filter(username_key=normalize_username(request.username)).exists():
-            raise AdmitError(Code.USERNAME_EXISTS, "username taken")
-        owner = User.objects.get(email_key=normalize_email(request.email))
-        enqueue("signup_email_taken", owner.email, {"user": owner})
-        if not policy.confirmation_required:
-            return SignupResult(confirm_token=None, user_id=None)
-        token = confirmations.create(owner, SIGNUP_EMAIL_TAKEN)
-        return SignupResult(
-            confirm_token=token if policy.return_confirm_token else None, user_id=None
-        )
+def sweep_held_signups() -> int:
+    """Remove the rows that held a username for a sign-up with a taken address once its
+    confirmation has expired; the username is free again."""
+    max_age = settings.ADMIT_POLICY.signup.confirm_token_max_age
+    expired = clock.now() - timedelta(seconds=max_age)
+    held = User.with_held_signups.filter(holds_taken_email=True, sign_up_time__lt=expired)
+    return held.delete()[0]
 
 
 def confirm_signup(confirm_token: str, caller: Caller) -> None:
@@ -145,7 +154,7 @@ def confirm_signup(confirm_token: str, caller: Caller) -> None:
 
 
 def on_signup_confirmed(confirmation: Confirmation, audit: AuditEntry) -> str:
-    user = User.objects.select_for_update().get(pk=confirmation.object_id)
+    user = User.with_held_signups.select_for_update().get(pk=confirmation.object_id)
     audit.target_user_id = user.user_id
     audit.app = user.signup_app
     user.save(update_fields=_confirm(user, audit))
@@ -170,6 +179,8 @@ def _confirm(user: User, audit: AuditEntry) -> list[str]:
     now = clock.now()
     user.confirmed_at = now
     fields = ["confirmed_at"]
+    if user.holds_taken_email:
+        return fields  # no account to approve
     if not policy.approval_required:
         user.approval_status = User.Approval.APPROVED
         user.approved_at = now

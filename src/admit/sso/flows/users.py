@@ -17,7 +17,7 @@ from admit.core import clock, totp
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code, InputError
 from admit.core.secrets import new_public_id
-from admit.sso import lockout
+from admit.sso import throttle
 from admit.sso.flows.sessions import end_sessions_of, live_session, superuser_for, user_for
 from admit.sso.models import User, normalize_email, normalize_username
 from admit.sso.passwords import set_password
@@ -168,8 +168,8 @@ def _set_locked(user: User, locked: bool, actor: User) -> None:
     user.locked_by = actor.user_id if locked else ""
     if not locked:
         user.failed_logins = 0
-        # An account locked by failed log-ins is also paused; the operator's unlock lifts both.
-        lockout.clear(user.username_key)
+        # The operator's unlock also lifts the username's pause after failed log-ins.
+        throttle.Guesses(user.username_key, None).forgive()
 
 
 def set_lock(ust: str, user_id: str, locked: bool, caller: Caller) -> None:
@@ -222,11 +222,12 @@ def change_password(
             )
         if own:
             user = actor
-            # Guesses of the old password through a stolen session pause like failed log-ins.
-            lockout.ensure_not_paused(actor.username_key)
+            # Guesses of the old password through a stolen session are throttled like log-ins.
+            guesses = throttle.Guesses(actor.username_key, caller.remote_ip)
+            guesses.admit(audit, known_address=False)
             if not actor.check_password(old_password):
-                audit.after_refusal.append(lambda: lockout.record_failure(actor.username_key))
                 raise AdmitError(Code.NOT_ALLOWED, "the old password is wrong")
+            guesses.credentials_were_right(audit)
         else:
             if not actor.is_superuser:
                 raise AdmitError(
