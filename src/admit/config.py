@@ -6,6 +6,7 @@ Both are read and validated once, when settings load; a bad value stops the star
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -268,6 +269,8 @@ class Deployment:
     base_url: str
     debug: bool
     email_from: str
+    # ADMIT_TRUSTED_PROXY: the reverse proxies whose X-Forwarded-For / -Proto admit believes.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
 def _env_bool(env: dict[str, str], key: str, default: bool) -> bool:
@@ -303,6 +306,24 @@ def _check_url(key: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _trusted_proxies(
+    env: dict[str, str],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """ADMIT_TRUSTED_PROXY: comma-separated IP addresses or CIDR networks (``10.0.0.0/8``)."""
+    networks = []
+    for entry in env.get("ADMIT_TRUSTED_PROXY", "").split(","):
+        if not entry.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry.strip()))
+        except ValueError as exc:
+            raise ConfigError(
+                f"ADMIT_TRUSTED_PROXY: {entry.strip()!r} is not an IP address or network"
+                f" like 10.0.0.5 or 10.0.0.0/8 ({exc})"
+            ) from exc
+    return tuple(networks)
+
+
 def load_deployment(env: dict[str, str]) -> Deployment:
     data_dir = Path(env.get("ADMIT_DATA_DIR") or "data").resolve()
     base_url = env.get("ADMIT_BASE_URL", "http://127.0.0.1:11223").rstrip("/")
@@ -323,4 +344,5 @@ def load_deployment(env: dict[str, str]) -> Deployment:
         base_url=base_url,
         debug=_env_bool(env, "ADMIT_DEBUG", False),
         email_from=env.get("ADMIT_EMAIL_FROM", "admit <noreply@localhost>"),
+        trusted_proxies=_trusted_proxies(env),
     )

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from admit.config import ConfigError, load_deployment, load_policy
 
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # serves the Swagger UI from its own static files, not a CDN
+    "csp",  # django-csp: its system checks of CONTENT_SECURITY_POLICY
     "admit.core",
     "admit.audit",
     "admit.mail",
@@ -42,8 +44,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: REMOTE_ADDR and X-Forwarded-Proto are settled before anything reads them.
+    "admit.core.proxy.TrustedProxyMiddleware",
     "admit.core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "admit.core.headers.ContentSecurityPolicyMiddleware",
+    "admit.core.proxy.QueryStringLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "admit.core.middleware.PagesOnlySessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -53,9 +59,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# The admin looks for Django's own session, auth and message middleware by class; admit runs
-# them for every page through its PagesOnly wrappers (admit.core.middleware), which it cannot see.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
+# The admin looks for Django's own session, auth and message middleware by class, and the
+# deploy checks for its CSRF middleware (security.W003); admit runs them for every page through
+# its PagesOnly wrappers (admit.core.middleware), which they cannot see.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003"]
 
 ROOT_URLCONF = "admit.urls"
 WSGI_APPLICATION = "admit.wsgi.application"
@@ -179,6 +186,41 @@ CSRF_TRUSTED_ORIGINS = [ADMIT_BASE_URL]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Behind a reverse proxy (docs/operators.md): admit believes X-Forwarded-For and
+# X-Forwarded-Proto only from the addresses in ADMIT_TRUSTED_PROXY (admit.core.proxy drops
+# X-Forwarded-Proto from everyone else, so the header below cannot be forged by a client).
+ADMIT_TRUSTED_PROXIES = DEPLOYMENT.trusted_proxies
+if ADMIT_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if ADMIT_BASE_URL.startswith("https://"):
+    # Sent only on requests that came over TLS, so a plain-HTTP start is never pinned.
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # No "preload": a site that sends it consents to anyone submitting its domain to the
+    # browsers' built-in list, which is the decision of whoever owns the registrable domain.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+    # HTTP -> HTTPS redirects need to know which requests came over TLS: with https in
+    # ADMIT_BASE_URL, `admit serve` speaks plain HTTP to a TLS proxy, which says so in
+    # X-Forwarded-Proto only when ADMIT_TRUSTED_PROXY names it (else every request would be
+    # redirected, in a loop). /health stays on plain HTTP for load balancers and probes.
+    SECURE_SSL_REDIRECT = bool(ADMIT_TRUSTED_PROXIES)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+
+# The pages need no inline script or style and no other origin (tests/web/test_headers.py);
+# /api/docs adds data: images, the cookie-less JSON API goes without (admit.core.headers).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
