@@ -176,3 +176,12 @@ def test_check_deploy_flags_a_plain_http_deployment(tmp_path):
     assert checked.returncode != 0
     for missing in ("SECURE_HSTS_SECONDS", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE"):
         assert missing in checked.stderr
+
+
+def test_the_api_envelope_for_djangos_own_refusals_keeps_the_security_headers(client):
+    """An unknown API path is Django's 404, which admit answers in its JSON envelope; the
+    envelope keeps what the security middleware set on the answer it replaces."""
+    response = client.get("/zato/sso/no-such-call")
+    assert response.status_code == 404 and response.json()["status"] == "error"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"

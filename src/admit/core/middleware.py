@@ -23,6 +23,18 @@ from admit.core.secrets import new_cid
 
 log = logging.getLogger("admit.request")
 
+# What the envelope that replaces Django's own refusal keeps of it: the methods allowed, and
+# the headers that the security middleware inside this one set.
+_KEPT_HEADERS = (
+    "Allow",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "X-Frame-Options",
+    "Strict-Transport-Security",
+    "Content-Security-Policy",
+)
+
 COOKIELESS_API_PREFIXES = ("/zato/sso/", "/api/v1/remotes/server/")
 
 
@@ -72,8 +84,9 @@ class RequestContextMiddleware:
                 response.status_code,
                 [{"field": "request", "problem": problem}],
             )
-            if "Allow" in response:
-                envelope["Allow"] = response["Allow"]
+            for header in _KEPT_HEADERS:
+                if header in response:
+                    envelope[header] = response[header]
             return envelope
         return response
 
