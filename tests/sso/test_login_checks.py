@@ -312,7 +312,6 @@ def fail(api: ApiClient, username: str = "user1"):
     return api.post(LOGIN, credentials(username=username, password="not the password"))
 
 
-
 def test_every_attempt_leaves_one_audit_row_without_the_password(api, member, clock):
     secret = with_totp(api, member)
     AuditEvent.objects.all().delete()
