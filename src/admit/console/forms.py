@@ -6,6 +6,13 @@ from django import forms
 from django.conf import settings
 
 from admit.core.errors import AdmitError, Code
+from admit.core.names import LINE_BREAKS, WHITESPACE_CONTROLS, control_character
+from admit.sso.forms import no_control_characters
+
+NO_CONTROLS = [no_control_characters()]
+# Tabs and line breaks are whitespace: the flows refuse it in usernames and addresses in their
+# own words, and a password keeps it as typed.
+KEEP_WHITESPACE = [no_control_characters(WHITESPACE_CONTROLS)]
 
 PLAIN_WORDS: dict[str, str] = {
     Code.USERNAME_INVALID: "That username is not allowed.",
@@ -65,17 +72,21 @@ class QueueFilter(forms.Form):
 
 class QueueAction(forms.Form):
     action = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
-    user_id = forms.CharField(max_length=32, required=False)
-    reason = forms.CharField(max_length=500, required=False)
+    user_id = forms.CharField(max_length=32, required=False, validators=NO_CONTROLS)
+    reason = forms.CharField(
+        max_length=500, required=False, validators=[no_control_characters(LINE_BREAKS)]
+    )
 
     def user_ids(self) -> list[str]:
         """The one user of a row's button, or the ticked boxes of a bulk action (at most
-        100; the flows refuse ids that are not pending sign-ups)."""
+        100, none with a control character; the flows refuse ids that are not pending
+        sign-ups)."""
         one = self.cleaned_data.get("user_id")
         if one:
             return [one]
         selected = self.data.getlist("selected")  # type: ignore[attr-defined]
-        return [value[:32] for value in selected if value][:100]
+        usable = [value for value in selected if value and control_character(value) is None]
+        return [value[:32] for value in usable][:100]
 
 
 SEARCH_FIELDS = [
@@ -88,7 +99,7 @@ SEARCH_FIELDS = [
 
 
 class UserSearch(forms.Form):
-    q = forms.CharField(required=False, max_length=254, label="Search")
+    q = forms.CharField(required=False, max_length=254, label="Search", validators=NO_CONTROLS)
     field = forms.ChoiceField(required=False, choices=SEARCH_FIELDS, label="in")
     approval = forms.ChoiceField(
         required=False,
@@ -99,10 +110,14 @@ class UserSearch(forms.Form):
 
 
 class NewUserForm(forms.Form):
-    username = forms.CharField(max_length=128)
-    email = forms.CharField(max_length=254, label="E-mail")
-    password = forms.CharField(max_length=256, widget=forms.PasswordInput(render_value=True))
-    display_name = forms.CharField(max_length=256, required=False)
+    username = forms.CharField(max_length=128, validators=KEEP_WHITESPACE)
+    email = forms.CharField(max_length=254, label="E-mail", validators=KEEP_WHITESPACE)
+    password = forms.CharField(
+        max_length=256,
+        widget=forms.PasswordInput(render_value=True),
+        validators=KEEP_WHITESPACE,
+    )
+    display_name = forms.CharField(max_length=256, required=False, validators=NO_CONTROLS)
     auto_approve = forms.BooleanField(required=False, initial=True, label="Approve at once")
     password_must_change = forms.BooleanField(
         required=False, label="Must change the password at first log-in"
@@ -129,7 +144,9 @@ class NewUserForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    user_id = forms.CharField(required=False, max_length=32, label="User id")
+    user_id = forms.CharField(
+        required=False, max_length=32, label="User id", validators=NO_CONTROLS
+    )
     app = forms.ChoiceField(required=False, label="App")
     event = forms.ChoiceField(required=False, label="Event")
     outcome = forms.ChoiceField(

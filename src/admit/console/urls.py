@@ -1,6 +1,21 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from admit.console import views
+
+
+class PublicId:
+    """A user id as admit makes them (``zusr…``): anything else is not found, not an error."""
+
+    regex = "[0-9A-Za-z]{1,32}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PublicId, "public_id")
 
 app_name = "console"
 
@@ -9,9 +24,11 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("users/", views.users, name="users"),
     path("users/new/", views.user_new, name="user-new"),
-    path("users/<str:user_id>/", views.user, name="user"),
-    path("users/<str:user_id>/lock/", views.user_lock, name="user-lock"),
-    path("users/<str:user_id>/sessions/end/", views.user_sessions_end, name="user-sessions-end"),
+    path("users/<public_id:user_id>/", views.user, name="user"),
+    path("users/<public_id:user_id>/lock/", views.user_lock, name="user-lock"),
+    path(
+        "users/<public_id:user_id>/sessions/end/", views.user_sessions_end, name="user-sessions-end"
+    ),
     path("remote/", views.remote, name="remote"),
     path("remote/<uuid:uuid>/", views.remote_server, name="remote-server"),
     path("audit/", views.audit, name="audit"),

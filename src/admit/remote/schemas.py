@@ -7,19 +7,20 @@ from ninja import Schema
 from pydantic import Field, StrictInt, StrictStr
 
 from admit.remote.models import HOST_PATTERN
-from admit.sso.schemas import StrictInput
+from admit.sso.schemas import StrictInput, Text
 
 
 class RemoteUserIn(StrictInput):
     uuid: UUID = Field(strict=False)
-    email: StrictStr = Field(max_length=254)
-    full_name: StrictStr = Field("", max_length=255)
+    email: Text = Field(max_length=254)
+    full_name: Text = Field("", max_length=255)
 
 
 class RemoteRealmIn(StrictInput):
     uuid: UUID = Field(strict=False)
+    # HOST_PATTERN admits no control character.
     host: StrictStr = Field(min_length=1, max_length=255, pattern=HOST_PATTERN)
-    name: StrictStr = Field("", max_length=255)
+    name: Text = Field("", max_length=255)
     org_type: StrictInt = Field(0, ge=0, le=10000)
 
 
@@ -27,7 +28,7 @@ class LoginLinkIn(StrictInput):
     user: RemoteUserIn
     realm: RemoteRealmIn
     uri_scheme: Literal["https://", "http://"] = "https://"
-    next_page: StrictStr | None = Field(None, description="A name from [remote.next_pages]")
+    next_page: Text | None = Field(None, description="A name from [remote.next_pages]")
 
 
 class LoginLinkOut(Schema):
@@ -49,7 +50,7 @@ class PortalSessionOut(Schema):
 
 
 class RegisterIn(StrictInput):
-    version: StrictStr = Field("", max_length=128)
+    version: Text = Field("", max_length=128)
     realms: list[RemoteRealmIn] = Field(default_factory=list, max_length=1000)
 
 

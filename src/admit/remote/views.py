@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from admit.audit.models import AuditEvent
 from admit.confirmations import engine as confirmations
+from admit.core import names
 from admit.core.errors import AdmitError
 from admit.core.ratelimit import RateLimited
 from admit.core.requests import caller_of
@@ -91,6 +92,12 @@ def _confirm_login(
     }
     if request.method == "GET":
         return remote_page(request, "remote/confirm_login.html", context)
+    for name, value in request.POST.items():
+        if found := names.control_character(value):
+            problem = f"The field {name} holds a control character ({found}): type it again."
+            return remote_page(
+                request, "remote/confirm_login.html", {**context, "error": problem}, status=400
+            )
     tos_accepted = request.POST.get("tos_consent") == "on"
     try:
         confirm_login(identity, full_name, tos_accepted, caller_of(request))

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
-import unicodedata
-
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 
+from admit.core import names
+
 
 def normalize_username(username: str) -> str:
-    return unicodedata.normalize("NFKC", username).casefold()
+    return names.normalize_username(username)
 
 
 def normalize_email(email: str) -> str:
-    return unicodedata.normalize("NFKC", email).casefold()
+    return names.normalize_email(email)
 
 
 class UserManager(BaseUserManager["User"]):

@@ -1,13 +1,13 @@
 """The sign-up validation rules of the seed, as configured in admit.toml.
 
-Each check returns the codes it finds, so one answer can name every problem at once. All
-comparisons are case-insensitive; whitespace is refused in usernames and e-mail addresses
-(never stripped) and kept as typed in passwords.
+Each check returns the codes it finds, so one answer can name every problem at once. Every
+rule judges a username or an address by its unique key (NFKC, case-folded), not as typed,
+and look-alikes are refused (``admit.core.names``); whitespace is refused in usernames and
+e-mail addresses (never stripped) and kept as typed in passwords.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -19,6 +19,13 @@ from django.utils.module_loading import import_string
 
 from admit.config import Policy
 from admit.core.errors import Code
+from admit.core.names import (
+    contains_reserved,
+    email_lookalike,
+    normalize_email,
+    normalize_username,
+    username_lookalike,
+)
 
 
 @dataclass(frozen=True)
@@ -36,19 +43,6 @@ def _has_whitespace(value: str) -> bool:
     return any(char.isspace() for char in value)
 
 
-def _has_invisible(value: str) -> bool:
-    """Control and format characters (zero-width spaces and the like) make look-alike names."""
-    return any(
-        unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") and not char.isspace()
-        for char in value
-    )
-
-
-def _contains_any(value: str, words: Iterable[str]) -> bool:
-    folded = value.casefold()
-    return any(word.casefold() in folded for word in words)
-
-
 def operator_rules(policy: Policy) -> Policy:
     """The rules less the reserved words: those keep sign-ups from impersonating operators,
     not operators (or remote servers' admins) from naming accounts and addresses."""
@@ -58,12 +52,18 @@ def operator_rules(policy: Policy) -> Policy:
 
 def username_problems(username: str, policy: Policy) -> list[Code]:
     rules = policy.user_validation
+    key = normalize_username(username)
     problems = []
-    if _has_whitespace(username):
+    if _has_whitespace(username) or _has_whitespace(key):
         problems.append(Code.USERNAME_HAS_WHITESPACE)
-    if len(username) > rules.username_max_length:
+    # The key may be longer than the name (NFKC expands some characters); both are stored.
+    if max(len(username), len(key)) > rules.username_max_length:
         problems.append(Code.USERNAME_TOO_LONG)
-    if not username or _has_invisible(username) or _contains_any(username, rules.reject_username):
+    if (
+        not key
+        or username_lookalike(key) is not None
+        or contains_reserved(key, rules.reject_username)
+    ):
         problems.append(Code.USERNAME_INVALID)
     return problems
 
@@ -72,12 +72,18 @@ def email_problems(email: str, policy: Policy) -> list[Code]:
     rules = policy.user_validation
     if not email:
         return [Code.EMAIL_MISSING]
+    key = normalize_email(email)
     problems = []
-    if _has_whitespace(email):
+    if _has_whitespace(email) or _has_whitespace(key):
         problems.append(Code.EMAIL_HAS_WHITESPACE)
-    if len(email) > rules.email_max_length:
+    if max(len(email), len(key)) > rules.email_max_length:
         problems.append(Code.EMAIL_TOO_LONG)
-    if not problems and (not _is_email(email) or _contains_any(email, rules.reject_email)):
+    # The address as typed is where mail goes, so it must be one; the rules judge its key.
+    if not problems and (
+        not _is_email(email)
+        or email_lookalike(key) is not None
+        or contains_reserved(key, rules.reject_email)
+    ):
         problems.append(Code.EMAIL_INVALID)
     return problems
 

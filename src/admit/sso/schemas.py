@@ -2,10 +2,80 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+from admit.core.names import LINE_BREAKS, WHITESPACE_CONTROLS, control_character
+
+_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0)]  # Unicode category Cc
+
+
+def _character_class(keep: str) -> str:
+    """The control characters not in ``keep`` as the ranges of a regular expression's class."""
+    ranges: list[list[int]] = []
+    for code in (code for code in _CONTROLS if chr(code) not in keep):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(
+        f"\\u{first:04x}" + (f"-\\u{last:04x}" if last > first else "") for first, last in ranges
+    )
+
+
+@dataclass(frozen=True)
+class NoControlCharacters:
+    """A string without control characters (but those in ``keep``) or lone surrogates: a NUL
+    is refused here, with the field named (E008002), before PostgreSQL could refuse it with
+    an error. The OpenAPI document states it as a ``pattern``."""
+
+    keep: str = ""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = f"^[^{_character_class(self.keep)}]*$"
+        return json_schema
+
+    def check(self, value: str) -> str:
+        found = control_character(value, self.keep)
+        if found:
+            raise PydanticCustomError(
+                "control_character",
+                "must not contain control characters (found {character})",
+                {"character": found},
+            )
+        return value
+
+
+# Every string of a request is one of these (docs/api.md). ``Password``: whitespace, tabs
+# included, is kept as typed. ``Name``: a new username or e-mail address, whose whitespace,
+# tabs included, the validation rules refuse with their own codes (E001004, E002004).
+Text = Annotated[StrictStr, NoControlCharacters()]
+Password = Annotated[StrictStr, NoControlCharacters(WHITESPACE_CONTROLS)]
+Name = Annotated[StrictStr, NoControlCharacters(WHITESPACE_CONTROLS)]
+MultilineText = Annotated[StrictStr, NoControlCharacters(LINE_BREAKS)]
 
 
 class StrictInput(BaseModel):
@@ -18,55 +88,53 @@ class StrictInput(BaseModel):
 
 
 class SignupIn(StrictInput):
-    username: StrictStr
-    password: StrictStr
-    email: StrictStr
-    current_app: StrictStr
-    app_list: list[StrictStr] = Field(default_factory=list, max_length=100)
-    display_name: StrictStr = Field("", max_length=256)
-    remote_addr: StrictStr = Field("", max_length=255)
+    username: Name
+    password: Password
+    email: Name
+    current_app: Text
+    app_list: list[Text] = Field(default_factory=list, max_length=100)
+    display_name: Text = Field("", max_length=256)
+    remote_addr: Text = Field("", max_length=255)
 
 
 class ConfirmIn(StrictInput):
-    confirm_token: StrictStr
+    confirm_token: Text
 
 
 class PendingQuery(Schema):
     # Query-string values arrive as text, so these are parsed, not strict.
-    ust: str
+    ust: Text
     status: Literal["to-approve", "to-confirm"] = "to-approve"
     page: int = Field(1, ge=1, le=1_000_000)
     page_size: int = Field(50, ge=1, le=100)
 
 
 class ApproveIn(StrictInput):
-    user_id: StrictStr
-    ust: StrictStr
+    user_id: Text
+    ust: Text
 
 
 class RejectIn(StrictInput):
-    user_id: StrictStr
-    ust: StrictStr
-    reason: StrictStr = Field("", max_length=2000)
+    user_id: Text
+    ust: Text
+    reason: MultilineText = Field("", max_length=2000)
 
 
 class LoginIn(StrictInput):
-    username: StrictStr
-    password: StrictStr
-    current_app: StrictStr
-    totp_code: StrictStr = Field("", max_length=16)
-    new_password: StrictStr = Field(
+    username: Text
+    password: Password
+    current_app: Text
+    totp_code: Text = Field("", max_length=16)
+    new_password: Password = Field(
         "", description="Required when the password must change (E003007)"
     )
-    remote_addr: StrictStr = Field("", max_length=255)
-    user_agent: StrictStr = Field(
-        "", max_length=512, description="Defaults to the User-Agent header"
-    )
+    remote_addr: Text = Field("", max_length=255)
+    user_agent: Text = Field("", max_length=512, description="Defaults to the User-Agent header")
 
 
 class LogoutIn(StrictInput):
-    ust: StrictStr
-    current_app: StrictStr
+    ust: Text
+    current_app: Text
 
 
 class OkOut(Schema):
@@ -118,26 +186,26 @@ class ErrorOut(Schema):
 
 
 class SessionIn(StrictInput):
-    current_ust: StrictStr
-    target_ust: StrictStr = Field("", description="Defaults to current_ust")
-    current_app: StrictStr = ""
+    current_ust: Text
+    target_ust: Text = Field("", description="Defaults to current_ust")
+    current_app: Text = ""
 
 
 class SessionQuery(Schema):
-    current_ust: str
-    target_ust: str = ""
-    current_app: str = ""
+    current_ust: Text
+    target_ust: Text = ""
+    current_app: Text = ""
 
 
 class UstIn(StrictInput):
-    ust: StrictStr
-    current_app: StrictStr = ""
+    ust: Text
+    current_app: Text = ""
 
 
 class SessionListQuery(Schema):
-    ust: str
-    user_id: str = Field("", description="A super-user may list another user's sessions")
-    current_app: str = ""
+    ust: Text
+    user_id: Text = Field("", description="A super-user may list another user's sessions")
+    current_app: Text = ""
 
 
 class VerifyOut(OkOut):
@@ -181,9 +249,9 @@ class SessionListOut(OkOut):
 
 
 class UserQuery(Schema):
-    ust: str
-    user_id: str = ""
-    current_app: str = ""
+    ust: Text
+    user_id: Text = ""
+    current_app: Text = ""
 
 
 class UserOut(OkOut):
@@ -206,18 +274,18 @@ class UserOut(OkOut):
 
 
 class CreateUserIn(StrictInput):
-    ust: StrictStr
-    username: StrictStr
-    password: StrictStr
-    email: StrictStr
-    display_name: StrictStr = Field("", max_length=256)
-    first_name: StrictStr = Field("", max_length=128)
-    middle_name: StrictStr = Field("", max_length=128)
-    last_name: StrictStr = Field("", max_length=128)
+    ust: Text
+    username: Name
+    password: Password
+    email: Name
+    display_name: Text = Field("", max_length=256)
+    first_name: Text = Field("", max_length=128)
+    middle_name: Text = Field("", max_length=128)
+    last_name: Text = Field("", max_length=128)
     is_superuser: StrictBool = False
     auto_approve: StrictBool = False
     password_must_change: StrictBool = False
-    current_app: StrictStr = ""
+    current_app: Text = ""
 
 
 class CreatedOut(OkOut):
@@ -225,40 +293,40 @@ class CreatedOut(OkOut):
 
 
 class UpdateUserIn(StrictInput):
-    ust: StrictStr
-    user_id: StrictStr = ""
-    current_app: StrictStr = ""
-    display_name: StrictStr | None = Field(None, max_length=256)
-    first_name: StrictStr | None = Field(None, max_length=128)
-    middle_name: StrictStr | None = Field(None, max_length=128)
-    last_name: StrictStr | None = Field(None, max_length=128)
-    email: StrictStr | None = Field(None, description="Super-users only")
+    ust: Text
+    user_id: Text = ""
+    current_app: Text = ""
+    display_name: Text | None = Field(None, max_length=256)
+    first_name: Text | None = Field(None, max_length=128)
+    middle_name: Text | None = Field(None, max_length=128)
+    last_name: Text | None = Field(None, max_length=128)
+    email: Name | None = Field(None, description="Super-users only")
     is_approved: StrictBool | None = Field(None, description="Super-users only")
     is_locked: StrictBool | None = Field(None, description="Super-users only")
     password_must_change: StrictBool | None = Field(None, description="Super-users only")
 
 
 class UserIdIn(StrictInput):
-    ust: StrictStr
-    user_id: StrictStr
-    current_app: StrictStr = ""
+    ust: Text
+    user_id: Text
+    current_app: Text = ""
 
 
 class SearchIn(StrictInput):
-    ust: StrictStr
-    user_id: StrictStr | None = None
-    username: StrictStr | None = None
-    email: StrictStr | None = None
-    display_name: StrictStr | None = None
-    first_name: StrictStr | None = None
-    middle_name: StrictStr | None = None
-    last_name: StrictStr | None = None
+    ust: Text
+    user_id: Text | None = None
+    username: Text | None = None
+    email: Text | None = None
+    display_name: Text | None = None
+    first_name: Text | None = None
+    middle_name: Text | None = None
+    last_name: Text | None = None
     sign_up_status: Literal["", "to-confirm", "confirmed"] = ""
     approval_status: Literal["", "pending", "approved"] = ""
     is_name_exact: StrictBool = Field(True, description="false: match anywhere in the value")
     page: StrictInt = Field(1, ge=1, le=1_000_000)
     page_size: StrictInt = Field(50, ge=1, le=100)
-    current_app: StrictStr = ""
+    current_app: Text = ""
 
 
 class UserSummary(Schema):
@@ -284,27 +352,27 @@ class SearchOut(OkOut):
 
 
 class PasswordIn(StrictInput):
-    ust: StrictStr
-    new_password: StrictStr
-    old_password: StrictStr = Field("", description="Required to change one's own password")
-    user_id: StrictStr = Field("", description="Super-users: whose password to set")
+    ust: Text
+    new_password: Password
+    old_password: Password = Field("", description="Required to change one's own password")
+    user_id: Text = Field("", description="Super-users: whose password to set")
     password_expiry: AwareDatetime | None = Field(
         None, strict=False, description="Super-users: when it expires (ISO 8601 with an offset)"
     )
     must_change: StrictBool = Field(
         False, description="Super-users: the user must change it at log-in"
     )
-    current_app: StrictStr = ""
+    current_app: Text = ""
 
 
 class TotpIn(StrictInput):
-    ust: StrictStr
-    totp_key: StrictStr = Field("", max_length=256, description="Base32; generated when empty")
-    totp_label: StrictStr = Field("", max_length=128)
-    totp_code: StrictStr = Field(
+    ust: Text
+    totp_key: Text = Field("", max_length=256, description="Base32; generated when empty")
+    totp_label: Text = Field("", max_length=128)
+    totp_code: Text = Field(
         "", max_length=16, description="A code of the current key, to replace it"
     )
-    current_app: StrictStr = ""
+    current_app: Text = ""
 
 
 class TotpOut(OkOut):
@@ -316,12 +384,12 @@ class TotpOut(OkOut):
 
 
 class ResetRequestIn(StrictInput):
-    credential: StrictStr = Field(max_length=254, description="Username or e-mail address")
-    current_app: StrictStr = ""
+    credential: Text = Field(max_length=254, description="Username or e-mail address")
+    current_app: Text = ""
 
 
 class ResetOpenIn(StrictInput):
-    token: StrictStr
+    token: Text
 
 
 class ResetKeyOut(OkOut):
@@ -329,6 +397,6 @@ class ResetKeyOut(OkOut):
 
 
 class ResetFinishIn(StrictInput):
-    token: StrictStr
-    reset_key: StrictStr
-    password: StrictStr
+    token: Text
+    reset_key: Text
+    password: Password

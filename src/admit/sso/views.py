@@ -157,7 +157,9 @@ def signup_page(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data if form.is_valid() else {}
     context["values"] = {k: v for k, v in data.items() if k != "password"}
     if not data:
-        context["errors"] = {FORM: ["Some fields are too long."]}
+        typed = ("username", "email", "display_name")
+        context["values"] = {name: request.POST.get(name, "") for name in typed}
+        context["errors"] = {name: list(errs) for name, errs in form.errors.items()}
         return render(request, "sso/signup.html", context, status=400)
     try:
         flows.signup(
@@ -265,7 +267,11 @@ def reset_ask_page(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "sso/reset_ask.html", {"values": {}, "errors": {}})
     form = ResetAskForm(request.POST)
-    credential = form.cleaned_data["credential"] if form.is_valid() else ""
+    if not form.is_valid():
+        errors = {name: list(errs) for name, errs in form.errors.items()}
+        context = {"values": {"credential": request.POST.get("credential", "")}, "errors": errors}
+        return render(request, "sso/reset_ask.html", context, status=400)
+    credential = form.cleaned_data["credential"]
     app = _app(request, list(settings.ADMIT_POLICY.apps.all)) or ""
     try:
         flows.request_reset(credential, app, caller_of(request))
