@@ -92,8 +92,8 @@ def _confirm_login(
     }
     if request.method == "GET":
         return remote_page(request, "remote/confirm_login.html", context)
-    for name, value in request.POST.items():
-        if found := names.control_character(value):
+    for name, values in request.POST.lists():
+        if found := next(filter(None, map(names.control_character, values)), None):
             problem = f"The field {name} holds a control character ({found}): type it again."
             return remote_page(
                 request, "remote/confirm_login.html", {**context, "error": problem}, status=400
