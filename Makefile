@@ -32,5 +32,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	ADMIT_DATA_DIR=$${ADMIT_DATA_DIR:-$(CURDIR)/.test-data} $(BIN)/pytest $(PYTEST_ARGS)
 
+## Schemathesis against a real admit serve on a fresh PostgreSQL database, for a bounded time.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/run_schemathesis.py $(FUZZ_ARGS)
+
 clean:
 	rm -rf $(VENV) data .test-data .pytest_cache .mypy_cache .ruff_cache

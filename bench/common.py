@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -90,12 +90,26 @@ class Server:
     process: subprocess.Popen
     log_path: Path
     database: str
+    env: dict[str, str] = field(default_factory=dict)  # the server's ADMIT_* environment
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def cpu_meter(self) -> CpuMeter:
         return CpuMeter(server_session=self.process.pid, database=self.database)
+
+    def admit(self, *arguments: str, extra_env: dict[str, str] | None = None) -> str:
+        """Run an ``admit`` command on the server's database and data folder; its output."""
+        done = subprocess.run(
+            [VENV_BIN / "admit", *arguments],
+            env=self.env | (extra_env or {}),
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            command = " ".join(arguments)
+            raise RuntimeError(f"admit {command} exited {done.returncode}:\n{done.stderr}")
+        return done.stdout
 
 
 @contextlib.contextmanager
@@ -117,7 +131,7 @@ def admit_server(database_url: str, workers: int, policy_toml: str = "") -> Iter
                 start_new_session=True,
             )
         database = database_url.rsplit("/", 1)[1]
-        server = Server(port, workers, process, log_path, database)
+        server = Server(port, workers, process, log_path, database, env)
         try:
             _wait_until_ready(server)
             yield server

@@ -26,12 +26,18 @@ def _on_confirm(confirmation, audit) -> str:
 
 
 @pytest.fixture(autouse=True)
-def note_kind():
+def note_kind(monkeypatch):
+    """Registers the test's own kind in a copy of the registry, which the service's own
+    registry replaces again after the test: no other test sees the kind."""
+    service_kinds = engine._KINDS
+    assert NOTE not in service_kinds
+    monkeypatch.setattr(engine, "_KINDS", dict(service_kinds))
     engine.register(
         engine.ConfirmationKind(
             NOTE, lambda: timedelta(hours=1), "test.confirm", lambda c: "a note", _on_confirm
         )
     )
+    assert NOTE in engine.page_kinds() and NOTE not in service_kinds
     confirmed_objects.clear()
 
 

@@ -99,6 +99,7 @@ def test_rate_limits_are_shared_through_redis(tmp_path):
         stop(live, server)
 
 
+@pytest.mark.postgres
 def test_a_database_restart_costs_each_worker_one_503_then_service_resumes(live_admit):
     url = live_admit.env.get("ADMIT_DATABASE_URL", "")
     if not url.startswith("postgres"):

@@ -13,7 +13,8 @@ from admit.remote.models import RemoteRealm
 from tests.remote.conftest import Server, audit_rows, request_link
 
 pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="guarded reuse is PostgreSQL's"),
+    pytest.mark.postgres,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="guarded reuse needs PostgreSQL"),
     pytest.mark.django_db(transaction=True),  # as in the service: no transaction around a request
 ]
 

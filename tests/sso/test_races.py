@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from admit.audit.models import AuditEvent
 from admit.confirmations.models import Confirmation
@@ -28,16 +28,22 @@ RACERS = 6
 
 
 def race(action: Callable[[int], object]) -> list[object]:
-    """Run ``action(i)`` in RACERS threads released together; returns results or errors."""
+    """Run ``action(i)`` in RACERS threads released together; returns each one's result, or
+    the ``AdmitError`` it was refused with. Anything else a thread raises (an IntegrityError,
+    a deadlock, a failed assertion) fails the test, and so does a thread still running after
+    a minute."""
     barrier = threading.Barrier(RACERS)
     results: list[object] = [None] * RACERS
+    crashes: list[tuple[int, BaseException]] = []
 
     def run(index: int) -> None:
-        barrier.wait()
         try:
+            barrier.wait()
             results[index] = action(index)
         except AdmitError as error:
             results[index] = error
+        except BaseException as error:  # kept, to fail the test below
+            crashes.append((index, error))
         finally:
             connection.close()
 
@@ -46,11 +52,28 @@ def race(action: Callable[[int], object]) -> list[object]:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    stuck = [index for index, thread in enumerate(threads) if thread.is_alive()]
+    assert not stuck, f"threads {stuck} still running after 60 s"
+    if crashes:
+        index, first = crashes[0]
+        details = "; ".join(f"thread {i}: {type(e).__name__}: {e}" for i, e in crashes)
+        raise AssertionError(f"{len(crashes)} thread(s) raised: {details}") from first
     return results
 
 
 def errors(results: list[object]) -> list[str]:
     return sorted(",".join(r.codes) for r in results if isinstance(r, AdmitError))
+
+
+def test_race_fails_on_an_error_that_is_not_a_refusal():
+    def collide(i: int) -> object:
+        if i == 2:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return i
+
+    with pytest.raises(AssertionError, match="1 thread.* raised: thread 2: IntegrityError"):
+        race(collide)
+    assert race(lambda i: i) == list(range(RACERS))
 
 
 def test_duplicate_signups_make_exactly_one_account():

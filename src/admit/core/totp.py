@@ -33,8 +33,11 @@ def new_secret() -> str:
 
 
 def _key_bytes(secret: str) -> bytes:
-    padded = secret.upper().replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8)
-    return base64.b32decode(padded)
+    """The key's bytes: its base32 (any case, spaces and padding ignored) read as authenticator
+    apps read it, whole bytes only, the last bits of a length RFC 4648 would refuse dropped."""
+    letters = secret.upper().replace(" ", "").rstrip("=")
+    filled = letters + "A" * (-len(letters) % 8)  # "A" is five zero bits
+    return base64.b32decode(filled)[: len(letters) * 5 // 8]
 
 
 def is_valid_secret(secret: str) -> bool:

@@ -85,7 +85,7 @@ def register(request: HttpRequest, payload: RegisterIn) -> dict:
 
 @router.get(
     "session",
-    response={200: PortalSessionOut, 401: ErrorOut},
+    response={200: PortalSessionOut, 401: ErrorOut, 414: ErrorOut},
     summary="The portal identity of the person behind this browser session",
 )
 def session(request: HttpRequest) -> dict:

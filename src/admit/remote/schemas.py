@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
+from django.conf import settings
 from ninja import Schema
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictStr
 
 from admit.remote.models import HOST_PATTERN
-from admit.sso.schemas import StrictInput, Text
+from admit.sso.schemas import StrictInput, Text, WholeNumber
 
 
 class RemoteUserIn(StrictInput):
@@ -21,14 +22,23 @@ class RemoteRealmIn(StrictInput):
     # HOST_PATTERN admits no control character.
     host: StrictStr = Field(min_length=1, max_length=255, pattern=HOST_PATTERN)
     name: Text = Field("", max_length=255)
-    org_type: StrictInt = Field(0, ge=0, le=10000)
+    org_type: WholeNumber = Field(0, ge=0, le=10000)
 
 
 class LoginLinkIn(StrictInput):
     user: RemoteUserIn
     realm: RemoteRealmIn
     uri_scheme: Literal["https://", "http://"] = "https://"
-    next_page: Text | None = Field(None, description="A name from [remote.next_pages]")
+    next_page: Text | None = Field(
+        None,
+        description="A name from [remote.next_pages]",
+        json_schema_extra=lambda schema: _names_of_next_pages(schema),
+    )
+
+
+def _names_of_next_pages(schema: dict) -> None:
+    """The names this server is configured with, as the document's ``enum`` when it is made."""
+    schema["enum"] = [*sorted(settings.ADMIT_POLICY.remote.next_pages), None]
 
 
 class LoginLinkOut(Schema):

@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -55,7 +56,8 @@ class NoControlCharacters:
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["pattern"] = f"^[^{_character_class(self.keep)}]*$"
+        # A field's own pattern (which then admits no control character either) stands.
+        json_schema.setdefault("pattern", f"^[^{_character_class(self.keep)}]*$")
         return json_schema
 
     def check(self, value: str) -> str:
@@ -72,6 +74,14 @@ class NoControlCharacters:
 # Every string of a request is one of these (docs/api.md). ``Password``: whitespace, tabs
 # included, is kept as typed. ``Name``: a new username or e-mail address, whose whitespace,
 # tabs included, the validation rules refuse with their own codes (E001004, E002004).
+def _whole_number(value: Any) -> Any:
+    """``1.0`` is the integer 1 in JSON Schema, so it is one here too; ``"1"`` and ``1.5``
+    stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer of a request: strict, but a whole number written with a fraction counts.
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole_number)]
 Text = Annotated[StrictStr, NoControlCharacters()]
 Password = Annotated[StrictStr, NoControlCharacters(WHITESPACE_CONTROLS)]
 Name = Annotated[StrictStr, NoControlCharacters(WHITESPACE_CONTROLS)]
@@ -324,8 +334,8 @@ class SearchIn(StrictInput):
     sign_up_status: Literal["", "to-confirm", "confirmed"] = ""
     approval_status: Literal["", "pending", "approved"] = ""
     is_name_exact: StrictBool = Field(True, description="false: match anywhere in the value")
-    page: StrictInt = Field(1, ge=1, le=1_000_000)
-    page_size: StrictInt = Field(50, ge=1, le=100)
+    page: WholeNumber = Field(1, ge=1, le=1_000_000)
+    page_size: WholeNumber = Field(50, ge=1, le=100)
     current_app: Text = ""
 
 
@@ -367,7 +377,13 @@ class PasswordIn(StrictInput):
 
 class TotpIn(StrictInput):
     ust: Text
-    totp_key: Text = Field("", max_length=256, description="Base32; generated when empty")
+    totp_key: Text = Field(
+        "",
+        max_length=256,
+        # Base32 (RFC 4648, any case, spaces and padding ignored) of at least 128 bits.
+        pattern=r"^$|^ *(?:[A-Za-z2-7] *){26,}=*$",
+        description="Base32 of at least 128 bits (26 characters); generated when empty",
+    )
     totp_label: Text = Field("", max_length=128)
     totp_code: Text = Field(
         "", max_length=16, description="A code of the current key, to replace it"

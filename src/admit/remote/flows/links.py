@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from admit.audit.log import audited
 from admit.core import clock, rows
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import AdmitError, Code, InputError
 from admit.remote import tokens
 from admit.remote.flows.registry import authenticate
 from admit.remote.models import RemoteRealm, RemoteServer
@@ -38,8 +38,11 @@ class LinkRequest:
 def check_next_page(next_page: str | None) -> None:
     if next_page is not None and next_page not in settings.ADMIT_POLICY.remote.next_pages:
         allowed = ", ".join(sorted(settings.ADMIT_POLICY.remote.next_pages))
-        raise AdmitError(
-            Code.INPUT_INVALID, f"next_page must be one of: {allowed}", http_status=400
+        problem = f"must be one of: {allowed}"
+        raise InputError(
+            Code.INPUT_INVALID,
+            f"next_page {problem}",
+            details=[{"field": "next_page", "problem": problem}],
         )
 
 

@@ -5,7 +5,8 @@ from django.http import HttpRequest
 from admit.core.requests import cid_of
 from admit.sso.schemas import ErrorOut
 
-ERRORS = {400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 429: ErrorOut}
+# 414: a query string over 4 KiB, refused on every API route (admit.core.proxy).
+ERRORS = {400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 414: ErrorOut, 429: ErrorOut}
 
 
 def ok(request: HttpRequest, **fields: object) -> dict[str, object]:

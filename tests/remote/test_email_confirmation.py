@@ -1,4 +1,9 @@
-"""Steps 4-8: a first-time user confirms their e-mail address."""
+"""Steps 4-8 of a remote log-in: a first-time user confirms their e-mail address.
+
+The pre-filled e-mail form, the one e-mail it sends, the confirmation link (POST only, once,
+until its max age, two links making one user, even clicked at the same moment), and the rate
+limits per address and per server. The whole log-in, first time and next, is in
+``test_login_first_and_next_time.py``."""
 
 from __future__ import annotations
 
