@@ -25,6 +25,7 @@ test: lint typecheck pytest
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports --no-cache  # the import rules of docs/architecture.md (pyproject.toml)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/admit

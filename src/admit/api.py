@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pydantic
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -16,11 +17,11 @@ from ninja.errors import HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.schema import NinjaGenerateJsonSchema
 
-from admit.core.envelope import error_response
 from admit.core.errors import AdmitError, Code, InputError
-from admit.core.jsonbody import BODIES_READ_BY_ROUTES, AdmitParser
 from admit.core.ratelimit import RateLimited
-from admit.core.requests import cid_of
+from admit.http.envelope import error_response
+from admit.http.jsonbody import BODIES_READ_BY_ROUTES, AdmitParser
+from admit.http.requests import cid_of
 from admit.remote.api import router as remote_router
 from admit.sso.api import router as sso_router
 from admit.sso.disclosure import visible_codes
@@ -31,10 +32,10 @@ log = logging.getLogger("admit.api")
 class AdmitAPI(NinjaAPI):
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
         """django-ninja's document, with the schemas of the bodies that routes read themselves
-        (``admit.core.jsonbody.read_body``) among its components."""
+        (``admit.http.jsonbody.read_body``) among its components."""
         schema = super().get_openapi_schema(**kwargs)
         components = schema["components"]["schemas"]
-        for model in BODIES_READ_BY_ROUTES:
+        for model in _in_route_order(BODIES_READ_BY_ROUTES, schema["paths"]):
             model_schema = model.model_json_schema(
                 ref_template="#/components/schemas/{model}",
                 schema_generator=NinjaGenerateJsonSchema,  # as django-ninja's own
@@ -42,6 +43,28 @@ class AdmitAPI(NinjaAPI):
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
         return schema
+
+
+def _in_route_order(
+    models: list[type[pydantic.BaseModel]], paths: dict[str, Any]
+) -> list[type[pydantic.BaseModel]]:
+    """``models`` in the order of the first route that reads each, so that the document does
+    not change with the order in which the API's modules happen to be imported."""
+    refs = [
+        operation.get("requestBody", {})
+        .get("content", {})
+        .get("application/json", {})
+        .get("schema", {})
+        .get("$ref")
+        for methods in paths.values()
+        for operation in methods.values()
+    ]
+
+    def position(model: type[pydantic.BaseModel]) -> int:
+        ref = f"#/components/schemas/{model.__name__}"
+        return refs.index(ref) if ref in refs else len(refs)
+
+    return sorted(models, key=position)
 
 
 api = AdmitAPI(

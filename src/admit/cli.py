@@ -80,7 +80,7 @@ def serve(args: argparse.Namespace) -> None:
         "--no-control-socket",
         "--timeout", "30",
         # gunicorn's maximum: request lines up to here reach admit, which refuses an API
-        # call's query string over 4096 bytes with its JSON envelope (admit.core.proxy).
+        # call's query string over 4096 bytes with its JSON envelope (admit.http.proxy).
         "--limit-request-line", "8190",
         # gunicorn takes X-Forwarded-Proto from the same proxies as admit, and from no one
         # else (its default trusts 127.0.0.1 whether or not a proxy runs there).

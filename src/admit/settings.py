@@ -45,23 +45,23 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: REMOTE_ADDR and X-Forwarded-Proto are settled before anything reads them.
-    "admit.core.proxy.TrustedProxyMiddleware",
-    "admit.core.middleware.RequestContextMiddleware",
+    "admit.http.proxy.TrustedProxyMiddleware",
+    "admit.http.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "admit.core.headers.ContentSecurityPolicyMiddleware",
-    "admit.core.proxy.QueryStringLimitMiddleware",
+    "admit.http.headers.ContentSecurityPolicyMiddleware",
+    "admit.http.proxy.QueryStringLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "admit.core.middleware.PagesOnlySessionMiddleware",
+    "admit.http.middleware.PagesOnlySessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "admit.core.middleware.PagesOnlyCsrfViewMiddleware",
-    "admit.core.middleware.PagesOnlyAuthenticationMiddleware",
-    "admit.core.middleware.PagesOnlyMessageMiddleware",
+    "admit.http.middleware.PagesOnlyCsrfViewMiddleware",
+    "admit.http.middleware.PagesOnlyAuthenticationMiddleware",
+    "admit.http.middleware.PagesOnlyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 # The admin looks for Django's own session, auth and message middleware by class, and the
 # deploy checks for its CSRF middleware (security.W003); admit runs them for every page through
-# its PagesOnly wrappers (admit.core.middleware), which they cannot see.
+# its PagesOnly wrappers (admit.http.middleware), which they cannot see.
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003"]
 
 ROOT_URLCONF = "admit.urls"
@@ -115,9 +115,14 @@ def _database(url: str) -> dict[str, Any]:
             "transaction_mode": "IMMEDIATE",
         }
         config["TEST"] = {"NAME": str(DEPLOYMENT.data_dir / "test.sqlite3")}
-    # On PostgreSQL the driver's prepared statements stay off, as Django sets them: admit's
-    # hot reads and writes prepare their own (admit.core.prepared), which a driver that
-    # prepares would drop with its own after every rolled-back transaction.
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Parameters bound by the server, and psycopg's own prepared statements: a statement
+        # run a second time on a connection is prepared, so PostgreSQL parses and plans the
+        # hot paths' statements once per connection (admit.core.sql). Django turns them off
+        # by default for the sake of connection poolers: docs/operators.md says which work.
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("server_side_binding", True)
+        options.setdefault("prepare_threshold", 1)
     return config
 
 
@@ -188,7 +193,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # Behind a reverse proxy (docs/operators.md): admit believes X-Forwarded-For and
-# X-Forwarded-Proto only from the addresses in ADMIT_TRUSTED_PROXY (admit.core.proxy drops
+# X-Forwarded-Proto only from the addresses in ADMIT_TRUSTED_PROXY (admit.http.proxy drops
 # X-Forwarded-Proto from everyone else, so the header below cannot be forged by a client).
 ADMIT_TRUSTED_PROXIES = DEPLOYMENT.trusted_proxies
 if ADMIT_TRUSTED_PROXIES:
@@ -208,7 +213,7 @@ if ADMIT_BASE_URL.startswith("https://"):
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
 
 # The pages need no inline script or style and no other origin (tests/web/test_headers.py);
-# /api/docs adds data: images, the cookie-less JSON API goes without (admit.core.headers).
+# /api/docs adds data: images, the cookie-less JSON API goes without (admit.http.headers).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [NONE],

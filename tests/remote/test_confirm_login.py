@@ -1,4 +1,4 @@
-"""Steps 3 and 9: the "Confirm login" page of a known user, the Terms of Service, the portal
+"""The "Confirm login" page of a known user, the Terms of Service, the portal
 session, and the redirect to next_page."""
 
 from __future__ import annotations

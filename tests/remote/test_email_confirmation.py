@@ -1,4 +1,4 @@
-"""Steps 4-8 of a remote log-in: a first-time user confirms their e-mail address.
+"""A remote log-in's e-mail confirmation: a first-time user confirms their e-mail address.
 
 The pre-filled e-mail form, the one e-mail it sends, the confirmation link (POST only, once,
 until its max age, two links making one user, even clicked at the same moment), and the rate

@@ -1,8 +1,8 @@
-"""A remote server's admin logs in through the server's link: the seed's ten steps end to end,
+"""A remote server's admin logs in through the server's link: end to end,
 the first time (the e-mail form, the e-mailed confirmation, the confirm-login page with its
 Terms of Service, the portal) and the next time (straight to confirm-login, no ToS box).
 
-Each step on its own: the e-mail confirmation in ``test_email_confirmation.py``, the
+Each part on its own: the e-mail confirmation in ``test_email_confirmation.py``, the
 confirm-login page in ``test_confirm_login.py``; in Chromium, ``tests/e2e/test_remote_login.py``."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Step 1: POST /api/v1/remotes/server/login-link, as a remote server sees it."""
+"""A remote server asks for a log-in link: POST /api/v1/remotes/server/login-link, as the
+server sees it."""
 
 from __future__ import annotations
 

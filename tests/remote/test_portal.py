@@ -1,4 +1,4 @@
-"""Steps 6 and 8: the portal pages behind the portal session, and what happens without one."""
+"""The portal pages behind the portal session, and what happens without one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 7: the server-level log-in at /serverlogin/, and deactivating the server."""
+"""The server-level log-in at /serverlogin/, and deactivating the server."""
 
 from __future__ import annotations
 

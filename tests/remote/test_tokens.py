@@ -1,4 +1,4 @@
-"""Step 2: the signed access token, and what a person sees when it is not good."""
+"""The signed access token of a log-in link, and what a person sees when it is not good."""
 
 from __future__ import annotations
 

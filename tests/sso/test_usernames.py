@@ -1,4 +1,4 @@
-"""Look-alike usernames (issue 15, item 3): every rule judges the NFKC, case-folded key, and
+"""Look-alike usernames: every rule judges the NFKC, case-folded key, and
 names that pass for another (mixed scripts, invisible or combining-only characters) are
 refused with E001001, through the real sign-up API."""
 

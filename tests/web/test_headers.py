@@ -127,7 +127,7 @@ def test_api_answers_carry_the_policy_too(client):
 
 
 def test_sso_api_answers_are_neither_sniffed_nor_framed(api):
-    """The cookie-less JSON API skips the policy (admit.core.headers), not the other headers."""
+    """The cookie-less JSON API skips the policy (admit.http.headers), not the other headers."""
     answer = api.get("/zato/sso/user/session", {"ust": "zust" + "0" * 32, "current_app": "CRM"})
     assert answer["Content-Type"] == "application/json"
     assert answer["X-Content-Type-Options"] == "nosniff"

@@ -18,7 +18,7 @@ from django.db import models
 
 from admit.audit.log import AuditEntry, audited
 from admit.confirmations.models import Confirmation
-from admit.core import clock, rows
+from admit.core import clock, unit_of_work
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.secrets import digest, is_secret_shaped, new_secret
@@ -91,21 +91,20 @@ def _object_type(obj: models.Model) -> str:
     return obj._meta.label_lower
 
 
-def create(obj: models.Model, kind: str, held: rows.KeyOf | None = None) -> str:
-    """A new key confirming ``kind`` for ``obj``; the caller e-mails or returns it. ``held``
-    finds ``obj``'s row when that row is itself still held in the flow's batch."""
+def create(obj: models.Model, kind: str) -> str:
+    """A new key confirming ``kind`` for ``obj``; the caller e-mails or returns it. ``obj``'s
+    row may itself be one the flow holds until its end."""
     now = clock.now()
     key = new_secret(KEY_PREFIX)
-    rows.insert_at_commit(
+    unit_of_work.insert_later(
         Confirmation(
             key_digest=digest(key),
             kind=kind,
             object_type=_object_type(obj),
-            object_id="" if held else str(obj.pk),
             created_at=now,
             expires_at=now + _KINDS[kind].validity(),
         ),
-        **({"object_id": held} if held else {}),
+        object_id=obj,
     )
     return key
 

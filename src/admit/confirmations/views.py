@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from admit.confirmations import engine
-from admit.core.requests import caller_of
+from admit.http.requests import caller_of
 
 
 def _failure(request: HttpRequest, error: engine.ConfirmationError) -> HttpResponse:

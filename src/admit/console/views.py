@@ -29,7 +29,7 @@ from admit.console.forms import (
     plain,
 )
 from admit.core.errors import AdmitError, Code
-from admit.core.requests import caller_of
+from admit.http.requests import caller_of
 from admit.sso import flows
 
 SESSION_KEY = "admit_ust"

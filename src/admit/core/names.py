@@ -78,6 +78,11 @@ def normalize_email(email: str) -> str:
     return unicodedata.normalize("NFKC", email).casefold()
 
 
+def has_whitespace(value: str) -> bool:
+    """Whether ``value`` has any whitespace, which usernames and e-mail addresses may not."""
+    return any(char.isspace() for char in value)
+
+
 def control_character(value: str, keep: str = "") -> str | None:
     """The first control character or lone surrogate of ``value`` not in ``keep``, as
     ``U+0000``; None when there is none."""

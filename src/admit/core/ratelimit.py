@@ -15,10 +15,8 @@ from enum import Enum
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 
-from admit.audit.log import AuditEntry
-from admit.core import clock, rows
+from admit.core import clock, sql, unit_of_work
 from admit.core.errors import AdmitError, Code
 from admit.core.models import RateCount
 
@@ -99,7 +97,7 @@ class Counter:
             cache.incr(self.cache_slot)
             return
         table = RateCount._meta.db_table
-        rows.execute_at_commit(
+        unit_of_work.execute_later(
             f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s) "  # noqa: S608
             f"ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1",
             [self.key, self.window, self._expires_at()],
@@ -122,14 +120,13 @@ class Counter:
             cache.decr(self.cache_slot)  # a refused attempt takes nothing
             return False
         table = RateCount._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s)"  # noqa: S608
-                f" ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1"
-                f" WHERE {table}.count < %s RETURNING count",
-                [self.key, self.window, self._expires_at(), self.limit[0]],
-            )
-            return cursor.fetchone() is not None
+        claimed = sql.fetch_one(
+            f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s)"  # noqa: S608
+            f" ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1"
+            f" WHERE {table}.count < %s RETURNING count",
+            [self.key, self.window, self._expires_at(), self.limit[0]],
+        )
+        return claimed is not None
 
     def release(self) -> None:
         """Give back one claimed event (an attempt that turned out not to count)."""
@@ -140,7 +137,7 @@ class Counter:
                 cache.decr(self.cache_slot)
             return
         table = RateCount._meta.db_table
-        rows.execute_at_commit(
+        unit_of_work.execute_later(
             f"UPDATE {table} SET count = count - 1"  # noqa: S608
             " WHERE subject = %s AND slot = %s AND count > 0",
             [self.key, self.window],
@@ -152,12 +149,12 @@ class Counter:
             cache.delete(self.cache_slot)
             return
         table = RateCount._meta.db_table
-        rows.execute_at_commit(f"DELETE FROM {table} WHERE subject = %s", [self.key])  # noqa: S608
+        unit_of_work.execute_later(f"DELETE FROM {table} WHERE subject = %s", [self.key])  # noqa: S608
 
     def _expires_at(self) -> datetime:
         return clock.now() + timedelta(seconds=self.seconds_left + 1)
 
-    def hit(self, audit: AuditEntry, counted: int | None | NotRead = NOT_READ) -> None:
+    def hit(self, counted: int | None | NotRead = NOT_READ) -> None:
         """Check now; count at the end of the flow's transaction, or after its refusal.
 
         Counting last keeps the counter's row lock short (counting first, a flow that hashes a
@@ -165,20 +162,21 @@ class Counter:
         refusal keeps refused attempts counted although their transaction rolls back.
         """
         self.check(counted)
-        audit.before_commit.append(self.count)
-        audit.after_refusal.append(self.count)
+        unit_of_work.before_commit(self.count)
+        unit_of_work.after_refusal(self.count)
 
     def _read(self) -> int:
         if not self.in_database:
             return cache.get(self.cache_slot) or 0
-        sql, params = self.column()
-        row = rows.fetch_one(f"SELECT {sql}", params)  # noqa: S608
+        column, params = self.column()
+        row = sql.fetch_one(f"SELECT {column}", params)  # noqa: S608
         assert row is not None  # a SELECT without FROM answers one row
         return row[0] or 0
 
 
-def hit(bucket: str, subject: str, limit: tuple[int, int], audit: AuditEntry) -> None:
-    Counter(bucket, subject, limit).hit(audit)
+def hit(bucket: str, subject: str, limit: tuple[int, int]) -> None:
+    """Check now; count at the end of the flow, or after its refusal."""
+    Counter(bucket, subject, limit).hit()
 
 
 def sweep_expired() -> int:

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 
-from admit.core import clock, rows
+from admit.core import clock, unit_of_work
 from admit.mail.models import OutgoingEmail
 
 log = logging.getLogger("admit.mail")
@@ -36,7 +36,7 @@ def enqueue(template: str, to: str, context: dict[str, Any]) -> OutgoingEmail:
     """Render ``mail/<template>/`` and queue the result. Call it inside the flow's transaction."""
     context = {"base_url": settings.ADMIT_BASE_URL, **context}
     now = clock.now()
-    return rows.insert_at_commit(
+    return unit_of_work.insert_later(
         OutgoingEmail(
             template=template,
             to=to,

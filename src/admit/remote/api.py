@@ -10,8 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from admit.core.errors import AdmitError, Code
-from admit.core.jsonbody import answer, documented_body, read_body
-from admit.core.requests import caller_of
+from admit.http.jsonbody import answer, documented_body, read_body
+from admit.http.requests import caller_of
+from admit.http.schemas import ERRORS, ErrorOut, utc
 from admit.remote import portal
 from admit.remote.flows.links import LinkRequest, RealmInfo, register_realms, request_login_link
 from admit.remote.schemas import (
@@ -21,8 +22,6 @@ from admit.remote.schemas import (
     RegisteredOut,
     RegisterIn,
 )
-from admit.sso.api.common import ERRORS, utc
-from admit.sso.schemas import ErrorOut
 
 router = Router(tags=["remote servers"])
 

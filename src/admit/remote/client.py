@@ -1,4 +1,5 @@
-"""What a self-hosted server embeds to send its admins to admit (steps 1-4 of the seed).
+"""What a self-hosted server embeds to send its admins to admit: it registers, asks for a
+signed log-in link and redirects its admin there.
 
     from admit.remote.client import AdmitRemote, entry_point_view
 

@@ -7,8 +7,8 @@ from django.conf import settings
 from ninja import Schema
 from pydantic import Field, StrictStr
 
+from admit.http.schemas import StrictInput, Text, WholeNumber
 from admit.remote.models import HOST_PATTERN
-from admit.sso.schemas import StrictInput, Text, WholeNumber
 
 
 class RemoteUserIn(StrictInput):

@@ -14,7 +14,7 @@ from admit.confirmations import engine as confirmations
 from admit.core import names
 from admit.core.errors import AdmitError
 from admit.core.ratelimit import RateLimited
-from admit.core.requests import caller_of
+from admit.http.requests import caller_of
 from admit.remote import portal, tokens
 from admit.remote.flows.confirm_email import confirm_email, send_confirmation
 from admit.remote.flows.confirm_login import (
@@ -46,7 +46,8 @@ def _rate_limited(request: HttpRequest, error: RateLimited) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def remote_login(request: HttpRequest, token: str) -> HttpResponse:
-    """Steps 3-5 and 9: the confirm-login page for a known user, the e-mail form otherwise."""
+    """A signed log-in link opened: the confirm-login page (and its POST) for a known user,
+    the e-mail form that starts the e-mail confirmation otherwise."""
     try:
         identity = tokens.read(token)
         account = open_link(identity)

@@ -6,14 +6,15 @@ Table and column names come from the models' metadata; values are parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
+from typing import NamedTuple
 
-from django.db import connection
+from django.db.models import Exists, OuterRef
 
-from admit.core import rows
+from admit.core import sql, unit_of_work
 from admit.core.secrets import digest
-from admit.sso.models import KnownAddress, User
+from admit.sso.models import KnownAddress, Session, User
 
 
 def address_digest(address: str) -> str:
@@ -26,34 +27,22 @@ class LoginCandidate:
     known_address: bool  # the user has logged in from the caller's address lately
 
 
-@cache
-def _candidate_sql(vendor: str) -> str:
-    user, known = User._meta.db_table, KnownAddress._meta.db_table
-    return (
-        f"SELECT {rows.columns(User, 'u')}, k.id"  # noqa: S608
-        f" FROM (SELECT 1) AS one LEFT JOIN {user} u ON u.username_key = %s"
-        f" LEFT JOIN {known} k ON k.user_id = u.id AND k.address_digest = %s"
-        " AND k.last_seen >= %s"
-    )
-
-
 def login_candidate(
     username_key: str, address: str | None, known_since: datetime
 ) -> LoginCandidate:
     """The user (or held sign-up) with ``username_key``, and whether it logged in from
     ``address`` since ``known_since``: one query, the same for a username nobody has."""
-    row = rows.fetch_one(
-        _candidate_sql(connection.vendor),
-        [
-            username_key,
-            address_digest(address or ""),
-            rows.param(KnownAddress, "last_seen", known_since),
-        ],
+    known = KnownAddress.objects.filter(
+        user=OuterRef("pk"),
+        address_digest=address_digest(address or ""),
+        last_seen__gte=known_since,
     )
-    assert row is not None  # the join starts from a one-row table
-    width = rows.width(User)
-    user = rows.load(User, row[:width]) if row[0] is not None else None
-    return LoginCandidate(user, known_address=bool(address) and row[width] is not None)
+    user = (
+        User.with_held_signups.filter(username_key=username_key)
+        .annotate(known_address=Exists(known))
+        .first()
+    )
+    return LoginCandidate(user, bool(address) and user is not None and user.known_address)
 
 
 def is_known_address(user: User, address: str | None, known_since: datetime) -> bool:
@@ -66,13 +55,43 @@ def is_known_address(user: User, address: str | None, known_since: datetime) -> 
 
 def remember_address_at_commit(user: User, address: str, when: datetime) -> None:
     """Record (or renew) ``address`` as one ``user`` logged in from, with the flow's writes."""
-    table = KnownAddress._meta.db_table
-    rows.execute_at_commit(
+    table = sql.table(KnownAddress)
+    unit_of_work.execute_later(
         f"INSERT INTO {table} (user_id, address_digest, last_seen) VALUES (%s, %s, %s)"  # noqa: S608
         " ON CONFLICT (user_id, address_digest) DO UPDATE SET last_seen = excluded.last_seen",
-        [user.pk, address_digest(address), rows.param(KnownAddress, "last_seen", when)],
+        [user.pk, address_digest(address), sql.param(KnownAddress, "last_seen", when)],
     )
 
 
 def forget_addresses_older_than(when: datetime) -> int:
     return KnownAddress.objects.filter(last_seen__lt=when).delete()[0]
+
+
+class LiveRow(NamedTuple):
+    expires_at: datetime
+    user_id: int
+    is_superuser: bool
+
+
+@cache
+def _live_sessions_sql(count: int) -> str:
+    return (
+        f"SELECT s.ust_digest, s.expires_at, s.user_id, u.is_superuser FROM {sql.table(Session)} s"  # noqa: S608
+        f" JOIN {sql.table(User)} u ON u.id = s.user_id"
+        f" WHERE s.ust_digest IN ({', '.join(['%s'] * count)})"
+    )
+
+
+def live_sessions(digests: list[str]) -> dict[str, LiveRow]:
+    """The sessions with these digests (one or two: the caller's and the one asked about),
+    each with its expiry, user and whether that user is a super-user: the session check's one
+    query, written out because the ORM spent longer building it than the database answering."""
+    found = sql.fetch_all(_live_sessions_sql(len(digests)), digests)
+    return {
+        ust_digest: LiveRow(_aware(expires_at), user_id, bool(superuser))
+        for ust_digest, expires_at, user_id, superuser in found
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps UTC bare

@@ -32,8 +32,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Case, F, Q, Value, When
 
-from admit.audit.log import AuditEntry
-from admit.core import clock
+from admit.core import clock, unit_of_work
 from admit.core.ratelimit import Counter, RateLimited
 from admit.mail.outbox import enqueue
 from admit.sso.models import User
@@ -62,7 +61,7 @@ class Guesses:
             ]
         self.claimed: list[Counter] = []
 
-    def admit(self, audit: AuditEntry, known_address: bool) -> None:
+    def admit(self, known_address: bool) -> None:
         """Claim a slot in each bucket, or refuse the guess (429) before its password is
         looked at. What was claimed stays counted if the flow is refused."""
         buckets = self.by_address + ([] if known_address else [self.by_username])
@@ -70,22 +69,22 @@ class Guesses:
             admitted = counter.claim()
             if counter.in_database and connection.in_atomic_block:
                 # The claim is undone with the flow's transaction on a refusal: count it again.
-                audit.after_refusal.append(counter.count)
+                unit_of_work.after_refusal(counter.count)
             if not admitted:
                 raise RateLimited(counter.seconds_left, counter.bucket)
             self.claimed.append(counter)
 
-    def credentials_were_right(self, audit: AuditEntry) -> None:
+    def credentials_were_right(self) -> None:
         """The password (and code) were right: give the slots back at the end of the flow,
         whether it then succeeds or refuses for the account's state."""
         for counter in self.claimed:
-            audit.before_commit.append(counter.release)
-            audit.after_refusal.append(counter.release)
+            unit_of_work.before_commit(counter.release)
+            unit_of_work.after_refusal(counter.release)
 
-    def succeeded(self, audit: AuditEntry) -> None:
+    def succeeded(self) -> None:
         """The guess logged in: this address starts afresh on this username."""
         if self.by_address:
-            audit.before_commit.append(self.by_address[0].forget)
+            unit_of_work.before_commit(self.by_address[0].forget)
 
     def forgive(self) -> None:
         """Forget this username's pause and this address's failures on it (a password reset

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from admit.sso import views
+from admit.sso import account_views, views
 
 urlpatterns = [
     path("signup/", views.signup_page, name="signup"),
@@ -10,14 +10,14 @@ urlpatterns = [
     path("logout/", views.logout_page, name="logout"),
     path("password/reset/", views.reset_ask_page, name="password-reset"),
     path("password/reset/set/", views.reset_set_page, name="password-reset-set"),
-    path("account/", views.account_page, name="account"),
-    path("account/profile/", views.profile_page, name="account-profile"),
-    path("account/password/", views.password_page, name="account-password"),
-    path("account/totp/", views.totp_page, name="account-totp"),
-    path("account/sessions/end/", views.end_session_page, name="account-session-end"),
+    path("account/", account_views.account_page, name="account"),
+    path("account/profile/", account_views.profile_page, name="account-profile"),
+    path("account/password/", account_views.password_page, name="account-password"),
+    path("account/totp/", account_views.totp_page, name="account-totp"),
+    path("account/sessions/end/", account_views.end_session_page, name="account-session-end"),
     path(
         "account/sessions/end-others/",
-        views.end_other_sessions_page,
+        account_views.end_other_sessions_page,
         name="account-sessions-end-others",
     ),
 ]

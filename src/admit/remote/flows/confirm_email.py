@@ -1,5 +1,6 @@
-"""Steps 5-8 for a first-time log-in: e-mail a confirmation link, and on confirmation create
-the remote user and hand back a fresh signed link."""
+"""A first-time log-in through a remote server's link: e-mail a confirmation link to the
+address the person gives, and on confirmation create the remote user and hand back a fresh
+signed link."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from admit.audit.log import audited
 from admit.confirmations import engine as confirmations
 from admit.core import clock
 from admit.core.context import Caller
+from admit.core.emails import email_problems, operator_rules
 from admit.core.errors import AdmitError, Code
+from admit.core.names import normalize_email
 from admit.core.ratelimit import hit
 from admit.mail.outbox import enqueue
 from admit.remote import tokens
@@ -23,8 +26,6 @@ from admit.remote.models import (
     RemoteServer,
     RemoteServerUser,
 )
-from admit.sso.models import normalize_email
-from admit.sso.rules import email_problems, operator_rules
 
 REMOTE_EMAIL = "remote_email"
 AccountT = TypeVar("AccountT", RemoteRealmUser, RemoteServerUser)
@@ -44,9 +45,8 @@ def send_confirmation(identity: tokens.Identity, email: str, caller: Caller) -> 
                 "remote-confirm-address",
                 caller.remote_ip,
                 limits.confirmation_emails_per_address,
-                audit,
             )
-        hit("remote-confirm-server", str(server.uuid), limits.confirmation_emails_per_server, audit)
+        hit("remote-confirm-server", str(server.uuid), limits.confirmation_emails_per_server)
         if email_problems(email, operator_rules(settings.ADMIT_POLICY)):
             raise AdmitError(Code.EMAIL_INVALID, "not a valid e-mail address", http_status=400)
         preregistration = Preregistration.objects.create(

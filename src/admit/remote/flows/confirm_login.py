@@ -1,17 +1,17 @@
-"""Step 9: the "Confirm login" page's POST, and the known-user look-up behind both pages."""
+"""The "Confirm login" page's POST (name, Terms of Service, the portal session), and the
+known-user look-up behind both remote pages."""
 
 from __future__ import annotations
-
-from functools import cache
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from admit.audit.log import audited
-from admit.core import clock, rows
+from admit.core import clock
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
-from admit.remote import tokens
+from admit.core.names import normalize_email
+from admit.remote import queries, tokens
 from admit.remote.models import (
     RemoteRealm,
     RemoteRealmUser,
@@ -19,7 +19,6 @@ from admit.remote.models import (
     RemoteServerUser,
     SpentLoginToken,
 )
-from admit.sso.models import normalize_email
 
 TOS_REQUIRED = "You must accept the Terms of Service to proceed."
 
@@ -66,56 +65,22 @@ def known_account(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUs
     ).first()
 
 
-# A known realm user's link, the common case, checked in one query written out: built by
-# the ORM, this three-table join cost more CPU than the rest of the page together.
-@cache
-def _realm_user_link_sql() -> str:
-    return f"""
-SELECT {rows.columns(RemoteRealmUser, "u")},
-       EXISTS (SELECT 1 FROM remote_spentlogintoken WHERE nonce = %s) AS link_spent,
-       r.deactivated OR s.deactivated OR s.uuid <> %s AS registration_inactive
-FROM remote_remoterealmuser u
-JOIN remote_remoterealm r ON r.id = u.realm_id
-JOIN remote_remoteserver s ON s.id = r.server_id
-WHERE r.uuid = %s AND u.user_uuid = %s
-"""  # noqa: S608
-
-
 def open_link(identity: tokens.Identity) -> RemoteRealmUser | RemoteServerUser | None:
     """The account behind a live link, or None for a first-time user.
 
     Raises ``TokenReplayed`` for a spent link, then ``RegistrationDeactivated``.
     """
-    found = _realm_user_of_link(identity)
+    found = queries.realm_user_of_link(identity)
     if found is None:
         ensure_unspent(identity)
         ensure_active(identity)
         # A realm's link was answered by the query above: this is a first-time user.
         return None if identity.realm_uuid else known_account(identity)
-    account, link_spent, registration_inactive = found
-    if link_spent:
+    if found.link_spent:
         raise TokenReplayed()
-    if registration_inactive:
+    if found.registration_inactive:
         raise RegistrationDeactivated()
-    return account
-
-
-def _realm_user_of_link(identity: tokens.Identity) -> tuple[RemoteRealmUser, bool, bool] | None:
-    """The known realm user of a realm's link, whether the link is spent, and whether the
-    realm's or its server's registration is inactive (or the realm is another server's)."""
-    if not (identity.realm_uuid and identity.user_uuid):
-        return None
-    params = [
-        identity.nonce,
-        rows.param(RemoteServer, "uuid", identity.server_uuid),
-        rows.param(RemoteRealm, "uuid", identity.realm_uuid),
-        rows.param(RemoteRealmUser, "user_uuid", identity.user_uuid),
-    ]
-    row = rows.fetch_one(_realm_user_link_sql(), params)
-    if row is None:
-        return None
-    *account, link_spent, registration_inactive = row
-    return rows.load(RemoteRealmUser, account), bool(link_spent), bool(registration_inactive)
+    return found.account
 
 
 def _major(version: str) -> int:

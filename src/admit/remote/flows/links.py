@@ -1,4 +1,4 @@
-"""Step 1: a remote server asks for a signed log-in link for one of its admins."""
+"""A remote server asks for a signed log-in link for one of its admins."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from admit.audit.log import audited
-from admit.core import clock, rows
+from admit.core import clock, unit_of_work
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code, InputError
 from admit.remote import tokens
@@ -58,15 +58,17 @@ def request_login_link(server_uuid: str, key: str, request: LinkRequest, caller:
     request's only round trip."""
     try:
         return _issue_link(server_uuid, key, request, caller, reuse=True)
-    except rows.GuardFailed:  # the server, its key, the realm or the count changed meanwhile
+    except (
+        unit_of_work.GuardFailed
+    ):  # the server, its key, the realm or the count changed meanwhile
         return _issue_link(server_uuid, key, request, caller, reuse=False)
 
 
 def _issue_link(
     server_uuid: str, key: str, request: LinkRequest, caller: Caller, *, reuse: bool
 ) -> str:
-    with audited("remote.login_link", caller, batch_only=True) as audit:
-        rows.records_only()
+    with audited("remote.login_link", caller, deferred=True) as audit:
+        unit_of_work.records_only()
         rate = ("remote-links-server", settings.ADMIT_POLICY.remote.link_requests_per_server)
         server, known_realm = authenticate(
             server_uuid, key, audit, request.realm.uuid, rate, reuse=reuse

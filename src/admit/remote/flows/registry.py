@@ -7,19 +7,20 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection
 
 from admit.audit.log import AuditEntry, audited
-from admit.core import clock, rows
+from admit.core import clock, unit_of_work
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
-from admit.core.ratelimit import NOT_READ, Counter, NotRead
+from admit.core.ratelimit import Counter
 from admit.core.secrets import digest, new_secret
+from admit.remote import queries
 from admit.remote.models import HOST_PATTERN, RemoteRealm, RemoteServer
+from admit.remote.queries import ServerAndRealm
 
 KEY_PREFIX = "zsrv"
 # Compared against when the uuid is unknown, so every refusal costs the same.
@@ -72,51 +73,10 @@ def add_server(hostname: str, contact_email: str, caller: Caller) -> Registered:
 
 def find_server(server_uuid: str) -> RemoteServer:
     parsed = _parsed(server_uuid)
-    server = _lookup(parsed, None).server if parsed else None
+    server = queries.server_and_realm(parsed, None).server if parsed else None
     if server is None:
         raise AdmitError(Code.NOT_ALLOWED, f"no remote server {server_uuid}")
     return server
-
-
-@dataclass(frozen=True)
-class _Found:
-    server: RemoteServer | None
-    realm: RemoteRealm | None
-    counted: int | None | NotRead = NOT_READ  # the rate counter's column, when one was asked for
-
-
-@cache
-def _lookup_sql(counted_sql: str) -> str:
-    return (
-        f"SELECT {rows.columns(RemoteServer, 's')}, {rows.columns(RemoteRealm, 'r')},"  # noqa: S608
-        f" {counted_sql} FROM remote_remoteserver s"
-        " LEFT JOIN remote_remoterealm r ON r.uuid = %s WHERE s.uuid = %s"
-    )
-
-
-def _lookup(
-    server_uuid: uuid.UUID, realm_uuid: uuid.UUID | None, counter: Counter | None = None
-) -> _Found:
-    """The server with ``server_uuid``, the realm with ``realm_uuid`` (whichever server it
-    belongs to) and ``counter``'s count, in one query written out (the link request's hot
-    path)."""
-    counted_sql, counted_params = counter.column() if counter else ("NULL", [])
-    row = rows.fetch_one(
-        _lookup_sql(counted_sql),
-        [
-            *counted_params,
-            rows.param(RemoteRealm, "uuid", realm_uuid),
-            rows.param(RemoteServer, "uuid", server_uuid),
-        ],
-    )
-    if row is None:
-        return _Found(None, None)
-    server_end = rows.width(RemoteServer)
-    realm_end = server_end + rows.width(RemoteRealm)
-    server = rows.load(RemoteServer, row[:server_end])
-    realm_found = row[server_end] is not None
-    realm = rows.load(RemoteRealm, row[server_end:realm_end]) if realm_found else None
-    return _Found(server, realm, row[realm_end] if counter else NOT_READ)
 
 
 def _parsed(server_uuid: str) -> uuid.UUID | None:
@@ -169,17 +129,21 @@ def authenticate(
     ``reuse`` (a flow of records only, on PostgreSQL): when this worker already let the same
     key in for the same server and realm, that answer stands in for the query, and the
     flow's records are guarded by it: they land only if the server, its key and the realm are
-    still as they were and the count is under the limit, else ``rows.GuardFailed`` is raised
+    still as they were and the count is under the limit, else ``GuardFailed`` is raised
     and the caller asks again without ``reuse``."""
     parsed = _parsed(server_uuid)
     counter = Counter(rate[0], str(parsed), rate[1]) if rate and parsed else None
     key_digest = digest(key)
     reused = _reusable((parsed, realm_uuid), key_digest) if reuse else None
     if reused is not None:
-        rows.records_only(guard=_still_let_in(reused, counter))
+        unit_of_work.records_only(guard=queries.still_let_in(reused, counter))
         found = reused
     else:
-        found = _lookup(parsed, realm_uuid, counter) if parsed else _Found(None, None)
+        found = (
+            queries.server_and_realm(parsed, realm_uuid, counter)
+            if parsed
+            else ServerAndRealm(None, None)
+        )
     server = found.server
     key_matches = hmac.compare_digest(
         key_digest, server.key_digest if server else _NO_SERVER_DIGEST
@@ -202,8 +166,8 @@ def authenticate(
         raise ServerUnauthorized(reason)
     assert server is not None
     if counter is not None:
-        counter.hit(audit, None if found is reused else found.counted)
-    audit.before_commit.append(lambda: _seen(server))
+        counter.hit(None if found is reused else found.counted)
+    unit_of_work.before_commit(lambda: _seen(server))
     _remember(parsed, realm_uuid, found)
     return server, found.realm
 
@@ -211,20 +175,22 @@ def authenticate(
 # Per worker: what let a server's key in, for a server and realm, with the realm active and
 # the server's own. Link requests come from a few servers for a few realms each, again and
 # again; reused, this answer saves each of them a round trip. Bounded: cleared when full.
-_let_in: dict[tuple[uuid.UUID | None, uuid.UUID | None], _Found] = {}
+_let_in: dict[tuple[uuid.UUID | None, uuid.UUID | None], ServerAndRealm] = {}
 _LET_IN_MAX = 10_000
 
 
 def _reusable(
     server_and_realm: tuple[uuid.UUID | None, uuid.UUID | None], key_digest: str
-) -> _Found | None:
+) -> ServerAndRealm | None:
     found = _let_in.get(server_and_realm)
     if found is None or found.server is None:
         return None
     return found if hmac.compare_digest(key_digest, found.server.key_digest) else None
 
 
-def _remember(server_uuid: uuid.UUID | None, realm_uuid: uuid.UUID | None, found: _Found) -> None:
+def _remember(
+    server_uuid: uuid.UUID | None, realm_uuid: uuid.UUID | None, found: ServerAndRealm
+) -> None:
     """Keep ``found`` for the next request, when the realm is the server's own and active."""
     server, realm = found.server, found.realm
     if (
@@ -241,24 +207,6 @@ def _remember(server_uuid: uuid.UUID | None, realm_uuid: uuid.UUID | None, found
     _let_in[(server_uuid, realm_uuid)] = found
 
 
-def _still_let_in(found: _Found, counter: Counter | None) -> rows.Statement:
-    """The guard of a flow that reused ``found``: the server, its key and the realm as they
-    were, and ``counter``'s count (kept in the database) under its limit."""
-    assert found.server is not None and found.realm is not None
-    condition = (
-        "EXISTS (SELECT 1 FROM remote_remoteserver s"
-        " JOIN remote_remoterealm r ON r.server_id = s.id"
-        " WHERE s.id = %s AND s.key_digest = %s AND NOT s.deactivated"
-        " AND r.id = %s AND NOT r.deactivated)"
-    )
-    params: list[object] = [found.server.pk, found.server.key_digest, found.realm.pk]
-    if counter is not None and counter.in_database:
-        counted, counted_params = counter.column()
-        condition += f" AND coalesce({counted}, 0) < %s"
-        params += [*counted_params, counter.limit[0]]
-    return condition, params
-
-
 SEEN_RESOLUTION = timedelta(seconds=10)
 
 
@@ -267,4 +215,4 @@ def _seen(server: RemoteServer) -> None:
     row would make all of one server's requests wait for each other on its lock."""
     now = clock.now()
     if server.last_request_at is None or now - server.last_request_at >= SEEN_RESOLUTION:
-        rows.update_at_commit(server, last_seen_at=now, last_request_at=now)
+        unit_of_work.update_later(server, last_seen_at=now, last_request_at=now)

@@ -1,4 +1,5 @@
-"""Step 7's server-level variant: a server admin proves the server's uuid and key in a form."""
+"""The server-level log-in: a server's admin proves the server's uuid and key in a form
+instead of following a realm's link."""
 
 from __future__ import annotations
 

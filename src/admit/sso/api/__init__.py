@@ -2,8 +2,11 @@
 
 from ninja import Router
 
-from admit.sso.api import reset, sessions, signup, users
+# approval adds its routes to signup's router (they share the path user/signup).
+from admit.sso.api import approval, login, reset, sessions, signup, users
 
 router = Router()
-for part in (signup, sessions, users, reset):
+for part in (signup, login, sessions, users, reset):
     router.add_router("", part.router)
+
+__all__ = ["approval", "router"]

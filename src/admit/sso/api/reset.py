@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router
 
-from admit.core.requests import caller_of
+from admit.http.requests import caller_of
+from admit.http.schemas import ERRORS
 from admit.sso import flows
-from admit.sso.api.common import ERRORS, ok
+from admit.sso.api.common import ok
 from admit.sso.schemas import OkOut, ResetFinishIn, ResetKeyOut, ResetOpenIn, ResetRequestIn
 
 router = Router(tags=["password reset"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from admit.core.jsonbody import answer, documented_body, read_body
-from admit.core.requests import caller_of, cid_of
 from admit.core.secrets import digest
+from admit.http.jsonbody import answer, documented_body, read_body
+from admit.http.requests import caller_of, cid_of
+from admit.http.schemas import ERRORS, utc
 from admit.sso import flows
-from admit.sso.api.common import ERRORS, ok, utc
+from admit.sso.api.common import ok
 from admit.sso.models import Session
 from admit.sso.schemas import (
     OkOut,

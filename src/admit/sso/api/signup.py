@@ -1,32 +1,20 @@
-"""/zato/sso/user/signup (and its queue), /user/login, /user/logout."""
+"""/zato/sso/user/signup: sign up, and confirm a sign-up with its token."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router
+from ninja import Router
 
-from admit.core.jsonbody import answer, documented_body, read_body
-from admit.core.requests import caller_of, cid_of
+from admit.http.jsonbody import answer, documented_body, read_body
+from admit.http.requests import caller_of, cid_of
+from admit.http.schemas import ERRORS
 from admit.sso import flows
-from admit.sso.api.common import ERRORS, ok, utc
-from admit.sso.flows.login import LoginRequest
+from admit.sso.api.common import ok
 from admit.sso.rules import SignupRequest
-from admit.sso.schemas import (
-    ApproveIn,
-    ConfirmIn,
-    LoginIn,
-    LoginOut,
-    LogoutIn,
-    OkOut,
-    PendingQuery,
-    PendingUserOut,
-    RejectIn,
-    SignupIn,
-    SignupOut,
-)
+from admit.sso.schemas import ConfirmIn, OkOut, SignupIn, SignupOut
 
+# Also the router of the approval queue (admit.sso.api.approval), which lists sign-ups at
+# GET user/signup: Django sends one path to one router, so the two share it.
 router = Router(tags=["sign-up and log-in"])
 
 
@@ -45,69 +33,4 @@ def signup(request: HttpRequest) -> HttpResponse:
 @router.post("user/signup/confirm", response={200: OkOut, **ERRORS}, summary="Confirm a sign-up")
 def confirm(request: HttpRequest, payload: ConfirmIn) -> dict:
     flows.confirm_signup(payload.confirm_token, caller_of(request))
-    return ok(request)
-
-
-@router.get(
-    "user/signup",
-    response={200: list[PendingUserOut], **ERRORS},
-    summary="List sign-ups waiting for confirmation or approval (super-user)",
-    description="Oldest first. The total is in the X-Total-Count header.",
-)
-def list_signups(
-    request: HttpRequest, response: HttpResponse, filters: Query[PendingQuery]
-) -> list[dict]:
-    page = flows.list_pending(filters.ust, filters.status, filters.page, filters.page_size)
-    response["X-Total-Count"] = str(page.total)
-    return [
-        {
-            "user_id": user.user_id,
-            "username": user.username,
-            "email": user.email,
-            "display_name": user.display_name,
-            "sign_up_time": utc(user.sign_up_time),
-            "remote_ip": user.remote_ip,
-            "remote_addr": user.remote_addr,
-        }
-        for user in page.users
-    ]
-
-
-@router.post(
-    "user/signup/approve", response={200: OkOut, **ERRORS}, summary="Approve a sign-up (super-user)"
-)
-def approve(request: HttpRequest, payload: ApproveIn) -> dict:
-    flows.approve(payload.user_id, payload.ust, caller_of(request))
-    return ok(request)
-
-
-@router.post(
-    "user/signup/reject", response={200: OkOut, **ERRORS}, summary="Reject a sign-up (super-user)"
-)
-def reject(request: HttpRequest, payload: RejectIn) -> dict:
-    flows.reject(payload.user_id, payload.reason, payload.ust, caller_of(request))
-    return ok(request)
-
-
-@router.post(
-    "user/login",
-    response={200: LoginOut, **ERRORS},
-    summary="Log in",
-    description='A password about to expire answers `"status": "warning"`, `W003005`, a `ust`.',
-    openapi_extra=documented_body(LoginIn),
-)
-def login(request: HttpRequest) -> HttpResponse:
-    payload = read_body(request, LoginIn)
-    fields = payload.model_dump(exclude={"user_agent"})
-    result = flows.login(LoginRequest(**fields), caller_of(request, payload.user_agent))
-    status: Literal["ok", "warning"] = "warning" if result.warnings else "ok"
-    sub_status = result.warnings or None
-    return answer(
-        LoginOut(status=status, cid=cid_of(request), ust=result.ust, sub_status=sub_status)
-    )
-
-
-@router.post("user/logout", response={200: OkOut, **ERRORS}, summary="Log out")
-def logout(request: HttpRequest, payload: LogoutIn) -> dict:
-    flows.logout(payload.ust, payload.current_app, caller_of(request))
     return ok(request)

@@ -6,9 +6,10 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from admit.core import totp
-from admit.core.requests import caller_of
+from admit.http.requests import caller_of
+from admit.http.schemas import ERRORS, utc
 from admit.sso import flows
-from admit.sso.api.common import ERRORS, ok, utc
+from admit.sso.api.common import ok
 from admit.sso.flows.users import SEARCH_FIELDS
 from admit.sso.models import User
 from admit.sso.schemas import (

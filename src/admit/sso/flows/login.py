@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 
 from admit.audit.log import AuditEntry, audited
-from admit.core import clock, rows
+from admit.core import clock, unit_of_work
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.sso import queries, throttle
@@ -57,13 +57,13 @@ def login(request: LoginRequest, caller: Caller) -> LoginResult:
     ``admit.sso.throttle``'s business.
 
     The new session, its event, the user's ``last_login``, the address it came from and the
-    audit row go to the database together at the end (``batch_only``). The rarer writes on
+    audit row go to the database together at the end (``deferred``). The rarer writes on
     the way are committed when they happen: a guess's claim on the throttle's buckets, a
     claimed TOTP code (which stays spent also if the log-in is then refused), and a forced
     password change, with the user's other sessions ended, before the new session is written.
     """
     policy = settings.ADMIT_POLICY
-    with audited("login", caller, app=request.current_app, batch_only=True) as audit:
+    with audited("login", caller, app=request.current_app, deferred=True) as audit:
         if request.current_app not in policy.apps.all:
             raise AdmitError(Code.APP_INVALID, f"unknown app {request.current_app!r}")
         attempt = _Attempt(request, caller, audit)
@@ -71,8 +71,8 @@ def login(request: LoginRequest, caller: Caller) -> LoginResult:
         warnings = _check_account(user, request, attempt.known_address, audit)
         ust, session = open_session(user, request.current_app, caller, request.remote_addr)
         cleared = {name: getattr(user, name) for name in throttle.clear_failures(user)}
-        rows.update_at_commit(user, last_login=session.created_at, **cleared)
-        attempt.guesses.succeeded(audit)
+        unit_of_work.update_later(user, last_login=session.created_at, **cleared)
+        attempt.guesses.succeeded()
         if caller.remote_ip:
             queries.remember_address_at_commit(user, caller.remote_ip, session.created_at)
         if warnings:
@@ -99,7 +99,7 @@ class _Attempt:
             self.username_key, self.address, clock.now() - timedelta(days=days)
         )
         self.known_address = found.known_address
-        self.guesses.admit(self.audit, found.known_address)
+        self.guesses.admit(found.known_address)
         user = found.user
         if user is None or (throttle.is_locked_automatically(user) and not self.known_address):
             # No account, or one that failures have locked against unknown addresses: the
@@ -110,17 +110,17 @@ class _Attempt:
         if not user.check_password(self.request.password):
             raise self._failure(Code.NOT_ALLOWED, "wrong password")
         if not user.is_approved:
-            self.guesses.credentials_were_right(self.audit)
+            self.guesses.credentials_were_right()
             raise _not_approved(user)
         if user.has_totp:
             self._check_totp(user)
-        self.guesses.credentials_were_right(self.audit)
+        self.guesses.credentials_were_right()
         return user
 
     def _check_totp(self, user: User) -> None:
         code = self.request.totp_code
         if not code:
-            self.guesses.credentials_were_right(self.audit)
+            self.guesses.credentials_were_right()
             raise AdmitError(Code.TOTP_CODE_REQUIRED, "a TOTP code is required")
         if not claim_code(user, code):
             raise self._failure(Code.TOTP_CODE_INVALID, "wrong, expired or already used TOTP code")
@@ -128,7 +128,7 @@ class _Attempt:
     def _failure(self, code: Code, message: str) -> AdmitError:
         # Counted after the refusal's rollback, in the same way whether or not the user exists.
         username_key = self.username_key
-        self.audit.after_refusal.append(lambda: throttle.count_failure(username_key))
+        unit_of_work.after_refusal(lambda: throttle.count_failure(username_key))
         return AdmitError(code, message)
 
 

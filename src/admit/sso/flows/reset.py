@@ -56,12 +56,11 @@ def _request_reset(credential: str, current_app: str, caller: Caller) -> None:
     typed = normalize_username(credential)
     with audited("password.reset_request", caller, app=current_app) as audit:
         if caller.remote_ip:
-            hit("reset-address", caller.remote_ip, limits.emails_per_address, audit)
+            hit("reset-address", caller.remote_ip, limits.emails_per_address)
             hit(
                 "reset-credential-address",
                 f"{typed}\n{caller.remote_ip}",
                 limits.resets_per_credential_address,
-                audit,
             )
         user = (
             User.objects.filter(Q(username_key=typed) | Q(email_key=normalize_email(credential)))

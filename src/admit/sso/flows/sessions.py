@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Prefetch
 
 from admit.audit.log import audited
-from admit.core import clock, rows
+from admit.core import clock, unit_of_work
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.secrets import digest, is_secret_shaped, new_secret
+from admit.sso import queries
 from admit.sso.models import Session, SessionEvent, User
 
 UST_PREFIX = "zust"
@@ -28,7 +28,7 @@ def open_session(
 ) -> tuple[str, Session]:
     now = clock.now()
     ust = new_secret(UST_PREFIX)
-    session = rows.insert_at_commit(
+    session = unit_of_work.insert_later(
         Session(
             ust_digest=digest(ust),
             user=user,
@@ -46,14 +46,14 @@ def open_session(
 
 def _event(session: Session, kind: str, caller: Caller) -> None:
     """One event in the session's history; the session's row may be in the same batch."""
-    rows.insert_at_commit(
+    unit_of_work.insert_later(
         SessionEvent(
             kind=kind,
             at=clock.now(),
             remote_ip=caller.remote_ip,
             user_agent=caller.user_agent[:512],
         ),
-        session_id=rows.KeyOf(Session, "ust_digest", session.ust_digest),
+        session_id=session,
     )
 
 
@@ -98,34 +98,6 @@ def _target(caller_session: Session, target_ust: str) -> Session:
     return target
 
 
-_VERIFY_SQL = (
-    "SELECT s.ust_digest, s.expires_at, s.user_id, u.is_superuser"
-    " FROM sso_session s JOIN sso_user u ON u.id = s.user_id WHERE s.ust_digest IN ({})"
-)
-
-
-class _LiveRow(NamedTuple):
-    expires_at: datetime
-    user_id: int
-    is_superuser: bool
-
-
-def _verify_rows(digests: list[str]) -> dict[str, _LiveRow]:
-    """The hot path's one query, written out: the ORM would spend more time building it
-    than the database spends answering it."""
-    return {
-        digest_: _LiveRow(_aware(expires), user_id, bool(su))
-        for digest_, expires, user_id, su in rows.fetch_all(
-            _VERIFY_SQL.format(", ".join(["%s"] * len(digests))), digests
-        )
-    }
-
-
-def _aware(moment: datetime) -> datetime:
-    # A raw query skips the ORM's conversion: SQLite hands back naive UTC datetimes.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def verify(current_ust: str, target_ust: str) -> bool:
     """Is ``target_ust`` a live session? The relying application's hot path: one indexed
     look-up per distinct token, nothing written."""
@@ -136,7 +108,7 @@ def verify(current_ust: str, target_ust: str) -> bool:
         digest(current_ust),
         digest(target_ust) if is_secret_shaped(target_ust, UST_PREFIX) else "",
     }
-    rows = _verify_rows(sorted(wanted - {""}))
+    rows = queries.live_sessions(sorted(wanted - {""}))
     caller = rows.get(digest(current_ust))
     if caller is None:
         raise AdmitError(Code.NO_SUCH_SESSION, "no such session")

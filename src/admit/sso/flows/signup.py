@@ -12,7 +12,7 @@ from django.db import IntegrityError
 from admit.audit.log import AuditEntry, audited
 from admit.confirmations import engine as confirmations
 from admit.confirmations.models import Confirmation
-from admit.core import clock, rows
+from admit.core import clock, unit_of_work
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.core.ratelimit import hit
@@ -49,7 +49,7 @@ def signup(request: SignupRequest, caller: Caller) -> SignupResult:
 
 def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
     """The user's row, its confirmation, its e-mail and the audit row go to the database
-    together at the end (``batch_only``): one round trip after the hash. The unique indexes
+    together at the end (``deferred``), in one transaction after the hash. The unique indexes
     decide between concurrent sign-ups for one name; ``_conflict`` names the loser's refusal.
 
     A sign-up for an address that already has an account, while ``[signup]
@@ -58,10 +58,10 @@ def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
     unconfirmed or unapproved sign-up; but it is never approved, and the e-mail goes to the
     address's owner, telling them someone tried (docs/security.md says what this hides when)."""
     policy = settings.ADMIT_POLICY
-    with audited("signup", caller, app=request.current_app, batch_only=True) as audit:
+    with audited("signup", caller, app=request.current_app, deferred=True) as audit:
         audit.extra_data = {"username": request.username[:128]}
-        audit.on_conflict = _conflict
-        _check_allowed(request, caller, audit)
+        unit_of_work.on_conflict(_conflict)
+        _check_allowed(request, caller)
         owner = _account_with_address(request.email)
         if owner is not None and policy.signup.inform_if_email_exists:
             raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken")
@@ -73,10 +73,10 @@ def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
             enqueue("signup_email_taken", owner.email, {"user": owner})
         if not policy.signup.confirmation_required:
             _confirm(user, audit)
-            rows.insert_at_commit(user)
+            unit_of_work.insert_later(user)
             return SignupResult(confirm_token=None, user_id=user.user_id)
-        rows.insert_at_commit(user)
-        token = confirmations.create(user, SIGNUP, held=rows.KeyOf(User, "user_id", user.user_id))
+        unit_of_work.insert_later(user)
+        token = confirmations.create(user, SIGNUP)
         if owner is None:
             enqueue("signup_confirm", user.email, {"user": user, "link": confirmations.link(token)})
         shown = token if policy.signup.return_confirm_token else None
@@ -88,12 +88,12 @@ def _account_with_address(email: str) -> User | None:
     return User.objects.filter(email_key=normalize_email(email)).first()
 
 
-def _check_allowed(request: SignupRequest, caller: Caller, audit: AuditEntry) -> None:
+def _check_allowed(request: SignupRequest, caller: Caller) -> None:
     policy = settings.ADMIT_POLICY
     if not policy.signup.enabled:
         raise AdmitError(Code.NOT_ALLOWED, "sign-up is switched off")
     if caller.remote_ip:
-        hit("signups-address", caller.remote_ip, policy.rate_limits.signups_per_address, audit)
+        hit("signups-address", caller.remote_ip, policy.rate_limits.signups_per_address)
     _check_apps(request)
     problems = signup_problems(request, policy)
     if problems:

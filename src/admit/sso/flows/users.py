@@ -224,10 +224,10 @@ def change_password(
             user = actor
             # Guesses of the old password through a stolen session are throttled like log-ins.
             guesses = throttle.Guesses(actor.username_key, caller.remote_ip)
-            guesses.admit(audit, known_address=False)
+            guesses.admit(known_address=False)
             if not actor.check_password(old_password):
                 raise AdmitError(Code.NOT_ALLOWED, "the old password is wrong")
-            guesses.credentials_were_right(audit)
+            guesses.credentials_were_right()
         else:
             if not actor.is_superuser:
                 raise AdmitError(

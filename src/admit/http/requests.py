@@ -8,7 +8,7 @@ from admit.core.context import Caller
 
 
 def cid_of(request: HttpRequest) -> str:
-    """The request's correlation id (``admit.core.middleware.RequestContextMiddleware``)."""
+    """The request's correlation id (``admit.http.middleware.RequestContextMiddleware``)."""
     return request.cid  # type: ignore[attr-defined]
 
 

@@ -1,4 +1,4 @@
-"""Control characters in text input (issue 15, item 4): refused at the edge with HTTP 400,
+"""Control characters in text input: refused at the edge with HTTP 400,
 E008002 and the field named, before anything is written, on SQLite and PostgreSQL alike.
 
 Run on PostgreSQL too: ``ADMIT_DATABASE_URL=postgres://... pytest`` this file, where a NUL

@@ -17,8 +17,8 @@ from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse
 
-from admit.core.envelope import error_response, is_api_path
 from admit.core.errors import Code
+from admit.http.envelope import error_response, is_api_path
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -8,8 +8,8 @@ images, so that page alone also allows ``img-src data:``.
 
 The cookie-less JSON API (``/zato/sso/``, the remote servers' calls) gets no policy: its
 answers are JSON with ``nosniff`` and ``X-Frame-Options: DENY``, never a document a browser
-runs, and django-csp builds the header afresh for every response (about 50 µs), which the
-relying applications' session checks would pay on every call.
+runs, and django-csp builds the header afresh for every response, a cost the relying
+applications' session checks would pay on every call (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.http import HttpRequest, HttpResponseBase
 
-from admit.core.middleware import pages_only
+from admit.http.middleware import pages_only
 
 API_DOCS = ("api", "openapi-view")  # django-ninja's name for the docs page, in admit's namespace
 API_DOCS_POLICY = {"img-src": ["data:"]}

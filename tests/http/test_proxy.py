@@ -9,7 +9,7 @@ from django.test import Client
 
 from admit.audit.models import AuditEvent
 from admit.config import ConfigError, load_deployment
-from admit.core.proxy import forwarded_client
+from admit.http.proxy import forwarded_client
 from tests.conftest import signup_body
 
 PROXY = "10.0.0.5"

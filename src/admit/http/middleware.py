@@ -17,9 +17,9 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 
-from admit.core.envelope import error_response, is_api_path
 from admit.core.errors import Code
 from admit.core.secrets import new_cid
+from admit.http.envelope import error_response, is_api_path
 
 log = logging.getLogger("admit.request")
 

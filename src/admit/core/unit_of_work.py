@@ -1,0 +1,203 @@
+"""A flow's unit of work: its transaction, the writes held until its end, and what must still
+happen when it is refused.
+
+``run`` wraps one flow (``admit.audit.log.audited`` is the flow runner built on it, with the
+flow's audit record as its last write):
+
+1. the flow runs, in one transaction (a savepoint inside a caller's), or, ``deferred``, reading
+   outside any transaction;
+2. the writes it held (``insert_later``, ``update_later``, ``execute_later``: rows that nothing
+   reads back before the end, such as an audit row, a queued e-mail, a rate count, a new
+   session) are sent at its end, after the ``before_commit`` hooks (which count last, to hold
+   a counter's row lock only until the commit) and the runner's last write;
+3. a refusal (an ``AdmitError``) rolls all of that back; then, in a transaction of its own, the
+   ``after_refusal`` hooks run (counts that must survive the refusal) and the runner writes
+   the refusal's record.
+
+A **deferred** flow makes every write of its own through the held writes, so it holds no
+transaction and no lock while it works (a log-in spends tens of milliseconds hashing a
+password) and its writes land together, in one transaction, at its end. Inside a deferred flow,
+``records_only`` says those writes are records that no later request relies on (the audit
+row, counts, a last-seen time): on PostgreSQL they are then sent as one statement whose commit
+does not wait for the disk, and, with a guard, land only while the guard holds.
+
+A held row may refer to one held before it: ``insert_later(event, session_id=session)``
+fills the column with the earlier row's primary key as the statement runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
+
+from admit.core import sql
+from admit.core.errors import AdmitError
+
+M = TypeVar("M", bound=models.Model)
+
+# What admit_require() raises (core migration 0002) when its condition is not true.
+_GUARD_FAILED_SQLSTATE = "AD001"
+
+
+class GuardFailed(Exception):
+    """A guarded batch of records found its guard false: nothing was written."""
+
+
+@dataclass
+class UnitOfWork:
+    held: list[sql.Statement] = field(default_factory=list)
+    before_commit: list[Callable[[], object]] = field(default_factory=list)
+    after_refusal: list[Callable[[], object]] = field(default_factory=list)
+    # What a unique-constraint violation among the held writes means.
+    on_conflict: Callable[[IntegrityError], Exception] | None = None
+    records: bool = False
+    guard: sql.Statement | None = None
+
+
+_current: ContextVar[UnitOfWork | None] = ContextVar("admit_unit_of_work", default=None)
+
+
+def current() -> UnitOfWork:
+    work = _current.get()
+    assert work is not None, "called outside a flow (admit.audit.log.audited)"
+    return work
+
+
+def before_commit(hook: Callable[[], object]) -> None:
+    current().before_commit.append(hook)
+
+
+def after_refusal(hook: Callable[[], object]) -> None:
+    current().after_refusal.append(hook)
+
+
+def on_conflict(meaning: Callable[[IntegrityError], Exception]) -> None:
+    current().on_conflict = meaning
+
+
+def records_only(guard: sql.Statement | None = None) -> None:
+    """The deferred flow's held writes are records (see the module's docstring). ``guard``
+    (PostgreSQL): a boolean SQL expression and its parameters, standing for what the flow
+    took on trust instead of reading it; if it is false when the records are written, none is
+    and the flow raises ``GuardFailed``."""
+    work = current()
+    assert guard is None or connection.vendor == "postgresql", "guards are PostgreSQL's"
+    work.records, work.guard = True, guard
+
+
+def execute_later(statement: str, params: Sequence[Any]) -> None:
+    """Send a statement whose answer nobody needs at the end of the flow (at once outside one)."""
+    work = _current.get()
+    if work is None:
+        sql.execute(statement, params)
+    else:
+        work.held.append((statement, params))
+
+
+def insert_later(obj: M, **key_of: models.Model) -> M:
+    """INSERT ``obj`` with the flow's held writes; its primary key stays unset. ``key_of`` sets
+    columns (by attribute name) to the primary key of other rows, held before it or not."""
+    references = {}
+    for attname, target in key_of.items():
+        if target.pk is not None:
+            setattr(obj, attname, target.pk)
+        else:
+            references[attname] = _held_key(target)
+    execute_later(*sql.insert(obj, references))
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
+
+
+def update_later(obj: models.Model, **values: object) -> None:
+    """Set ``values`` (by field name) on ``obj`` now, and on its row with the held writes."""
+    for name, value in values.items():
+        setattr(obj, cast(models.Field, obj._meta.get_field(name)).attname, value)
+    execute_later(*sql.update(obj, list(values)))
+
+
+def _held_key(obj: models.Model) -> sql.KeyOf:
+    """A held row's primary key, found by the first unique field it has a value for."""
+    for candidate in sql.concrete_fields(type(obj)):
+        value = getattr(obj, candidate.attname)
+        if candidate.unique and not candidate.primary_key and value is not None:
+            return sql.KeyOf(type(obj), candidate.name, value)
+    raise ValueError(f"{type(obj).__name__} has no unique field to be found by")
+
+
+@contextmanager
+def run(
+    *,
+    last: Callable[[], object],
+    on_refusal: Callable[[AdmitError], object],
+    deferred: bool = False,
+) -> Iterator[UnitOfWork]:
+    """One flow's unit of work: ``last`` is its last write on success, ``on_refusal`` its
+    write after a refusal (see the module's docstring)."""
+    work = UnitOfWork()
+    outermost = not connection.in_atomic_block
+    token = _current.set(work)
+    try:
+        try:
+            with nullcontext() if deferred and outermost else transaction.atomic():
+                yield work
+                for hook in work.before_commit:
+                    hook()
+                last()
+                _flush(work)
+        except AdmitError as error:
+            refusal = UnitOfWork()
+            _current.set(refusal)
+            with transaction.atomic():
+                for hook in work.after_refusal:
+                    hook()
+                on_refusal(error)
+                _flush(refusal)
+            raise
+    finally:
+        _current.reset(token)
+
+
+def _flush(work: UnitOfWork) -> None:
+    """Send the held writes: in the flow's transaction, or as one of their own."""
+    statements, work.held = work.held, []
+    if not statements:
+        return
+    try:
+        if work.records and connection.vendor == "postgresql" and not connection.in_atomic_block:
+            sql.execute(*_as_one_statement(statements, work.guard))
+            return
+        with transaction.atomic(savepoint=False):
+            if work.guard is not None:
+                sql.execute(f"SELECT admit_require({work.guard[0]})", work.guard[1])
+            for statement, params in statements:
+                sql.execute(statement, params)
+    except IntegrityError as error:
+        if work.on_conflict is None:
+            raise
+        raise work.on_conflict(error) from error
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) == _GUARD_FAILED_SQLSTATE:
+            raise GuardFailed from error
+        raise
+
+
+def _as_one_statement(
+    statements: list[sql.Statement], guard: sql.Statement | None
+) -> sql.Statement:
+    """Records as the clauses of one ``WITH`` statement, which is its own transaction and
+    commits without waiting for the disk. PostgreSQL runs every data-modifying clause whether
+    or not the final SELECT reads it; an error in that SELECT (a false guard) undoes them all.
+    The clauses read one snapshot, so such a batch must not write one row twice."""
+    clauses = ", ".join(f"write{number} AS ({text})" for number, (text, _) in enumerate(statements))
+    params = [value for _, values in statements for value in values]
+    final = "set_config('synchronous_commit', 'off', true)"
+    if guard:
+        final = f"admit_require({guard[0]}), {final}"
+        params += guard[1]
+    return f"WITH {clauses} SELECT {final}", params  # noqa: S608 (columns and placeholders)
