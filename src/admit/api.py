@@ -22,6 +22,7 @@ from admit.core.ratelimit import RateLimited
 from admit.http.envelope import error_response
 from admit.http.jsonbody import BODIES_READ_BY_ROUTES, AdmitParser
 from admit.http.requests import cid_of
+from admit.http.statuses import api_status
 from admit.remote.api import router as remote_router
 from admit.sso.api import router as sso_router
 from admit.sso.disclosure import visible_codes
@@ -85,10 +86,11 @@ def on_admit_error(request: HttpRequest, exc: AdmitError) -> HttpResponse:
     log.info("cid=%s refused %s: %s", cid_of(request), ",".join(exc.codes), exc.message)
     details = exc.details if isinstance(exc, InputError) else None
     codes = exc.codes if isinstance(exc, InputError) else visible_codes(exc)
-    response = error_response(cid_of(request), codes, exc.http_status, details)
+    status = api_status(exc)
+    response = error_response(cid_of(request), codes, status, details)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
-    if exc.http_status == 401:
+    if status == 401:
         response["WWW-Authenticate"] = 'Basic realm="admit"'  # RFC 9110: a 401 names its scheme
     return response
 

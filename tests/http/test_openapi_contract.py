@@ -59,3 +59,22 @@ def test_a_shorter_key_is_refused_as_the_document_says(api, admin_ust):
     response = api.call("PATCH", TOTP, {"ust": admin_ust, "totp_key": "A" * 25})
     refused(response, "E008002", status=400)
     assert response.json()["details"][0]["field"] == "totp_key"
+
+
+def test_each_kind_of_refusal_has_its_status_in_the_adapter_alone():
+    """Flows raise kinds of refusal; admit.http.statuses maps them, so no AdmitError carries
+    an HTTP status of its own."""
+    from admit.core.errors import AdmitError, Code, InputError, NotFound, Unauthenticated
+    from admit.core.ratelimit import RateLimited
+    from admit.http.statuses import api_status, page_status
+
+    kinds = {
+        AdmitError(Code.NOT_ALLOWED, "refused"): (403, 400),
+        InputError(Code.INPUT_INVALID, "bad"): (400, 400),
+        Unauthenticated(Code.NOT_ALLOWED, "who?"): (401, 400),
+        NotFound(Code.NOT_ALLOWED, "gone"): (404, 400),
+        RateLimited(5, "too many"): (429, 429),
+    }
+    for error, (api, page) in kinds.items():
+        assert (api_status(error), page_status(error)) == (api, page), error
+        assert not hasattr(error, "http_status")

@@ -43,19 +43,13 @@ class AdmitError(Exception):
     """A refused operation: one or more codes for machines, a message for the operator's log.
 
     The message never contains a password or a token; adapters decide which codes a caller
-    may see (see ``admit.sso.disclosure``).
+    may see (see ``admit.sso.disclosure``) and which HTTP status each kind of refusal gets
+    (``admit.http.statuses``). The subclasses below say what kind of refusal it is.
     """
 
-    def __init__(
-        self,
-        codes: Code | list[Code],
-        message: str,
-        http_status: int = 403,
-        shown: list[Code] | None = None,
-    ):
+    def __init__(self, codes: Code | list[Code], message: str, shown: list[Code] | None = None):
         self.codes = [codes] if isinstance(codes, Code) else list(codes)
         self.message = message
-        self.http_status = http_status
         # What a caller may see when the flow itself hides the true codes (the audit keeps them).
         self.shown = shown
         super().__init__(f"{','.join(self.codes)}: {message}")
@@ -66,8 +60,17 @@ class AdmitError(Exception):
 
 
 class InputError(AdmitError):
-    """A malformed request: bad JSON, a wrong type, a missing field (HTTP 400)."""
+    """A malformed or incomplete request: bad JSON, a wrong type, a missing field, a value
+    that is not what the field takes."""
 
     def __init__(self, code: Code, message: str, details: list[dict[str, str]] | None = None):
-        super().__init__(code, message, http_status=400)
+        super().__init__(code, message)
         self.details = details or []
+
+
+class Unauthenticated(AdmitError):
+    """The caller did not say who it is, or its credentials are not good."""
+
+
+class NotFound(AdmitError):
+    """What the request names does not exist (for a caller allowed to know that)."""

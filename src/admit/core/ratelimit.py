@@ -23,7 +23,7 @@ from admit.core.models import RateCount
 
 class RateLimited(AdmitError):
     def __init__(self, retry_after: int, what: str):
-        super().__init__(Code.NOT_ALLOWED, f"rate limit: {what}", http_status=429)
+        super().__init__(Code.NOT_ALLOWED, f"rate limit: {what}")
         self.retry_after = max(1, retry_after)
 
 

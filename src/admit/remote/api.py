@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import Code, Unauthenticated
 from admit.http.jsonbody import answer, documented_body, read_body
 from admit.http.requests import caller_of
 from admit.http.schemas import ERRORS, ErrorOut, utc
@@ -90,7 +90,7 @@ def register(request: HttpRequest, payload: RegisterIn) -> dict:
 def session(request: HttpRequest) -> dict:
     current = portal.state(request)
     if current.identity is None or current.expired:
-        raise AdmitError(Code.NOT_ALLOWED, "not authenticated", http_status=401)
+        raise Unauthenticated(Code.NOT_ALLOWED, "not authenticated")
     identity = dict(current.identity)
     identity["authenticated_at"] = utc(datetime.fromtimestamp(identity["authenticated_at"], tz=UTC))
     return identity

@@ -23,11 +23,12 @@ from admit.core.errors import AdmitError, Code
 from admit.core.ratelimit import RateLimited
 from admit.core.secrets import digest
 from admit.http.requests import caller_of
+from admit.http.statuses import page_status
 from admit.sso import flows
 from admit.sso.flows.end_session_by_id import end_session_by_id
 from admit.sso.forms import EndSessionForm, PasswordChangeForm, ProfileForm, TotpForm
 from admit.sso.page_copy import FORM, problems, sentence
-from admit.sso.views import UST, page_status
+from admit.sso.views import UST
 
 PENDING_TOTP = "admit_pending_totp"  # the new key shown, until a code from it turns it on
 

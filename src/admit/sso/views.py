@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from admit.core.errors import AdmitError, Code
 from admit.http.requests import caller_of
+from admit.http.statuses import page_status
 from admit.sso import flows
 from admit.sso.disclosure import visible_codes
 from admit.sso.forms import LoginForm, ResetAskForm, ResetSetForm, SignupForm
@@ -31,11 +32,6 @@ from admit.sso.rules import SignupRequest
 
 UST = "admit_ust"
 APP = "admit_app"
-
-
-def page_status(error: AdmitError) -> int:
-    """A refusal's HTTP status on a page: 429 for too many attempts, else 400."""
-    return 429 if error.http_status == 429 else 400
 
 
 def _app(request: HttpRequest, allowed: list[str] | tuple[str, ...]) -> str | None:

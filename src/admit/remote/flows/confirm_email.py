@@ -14,7 +14,7 @@ from admit.confirmations import engine as confirmations
 from admit.core import clock
 from admit.core.context import Caller
 from admit.core.emails import email_problems, operator_rules
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import Code, InputError
 from admit.core.names import normalize_email
 from admit.core.ratelimit import hit
 from admit.mail.outbox import enqueue
@@ -48,7 +48,7 @@ def send_confirmation(identity: tokens.Identity, email: str, caller: Caller) -> 
             )
         hit("remote-confirm-server", str(server.uuid), limits.confirmation_emails_per_server)
         if email_problems(email, operator_rules(settings.ADMIT_POLICY)):
-            raise AdmitError(Code.EMAIL_INVALID, "not a valid e-mail address", http_status=400)
+            raise InputError(Code.EMAIL_INVALID, "not a valid e-mail address")
         preregistration = Preregistration.objects.create(
             server=server,
             realm=realm,

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from admit.audit.log import audited
 from admit.core import clock
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import AdmitError, Code, InputError
 from admit.core.names import normalize_email
 from admit.remote import queries, tokens
 from admit.remote.models import (
@@ -109,7 +109,7 @@ def confirm_login(
         if account is None:
             raise AdmitError(Code.NOT_ALLOWED, "no remote user for this link")
         if needs_tos(account) and not tos_accepted:
-            raise AdmitError(Code.NOT_ALLOWED, TOS_REQUIRED, http_status=400)
+            raise InputError(Code.NOT_ALLOWED, TOS_REQUIRED)
         try:
             with transaction.atomic():
                 SpentLoginToken.objects.create(

@@ -15,7 +15,7 @@ from django.db import connection
 from admit.audit.log import AuditEntry, audited
 from admit.core import clock, unit_of_work
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import AdmitError, Code, InputError, Unauthenticated
 from admit.core.ratelimit import Counter
 from admit.core.secrets import digest, new_secret
 from admit.remote import queries
@@ -27,11 +27,11 @@ KEY_PREFIX = "zsrv"
 _NO_SERVER_DIGEST = digest("no such server")
 
 
-class ServerUnauthorized(AdmitError):
-    """Unknown server, wrong key, or deactivated: one answer, HTTP 401."""
+class ServerUnauthorized(Unauthenticated):
+    """Unknown server, wrong key, or deactivated: one answer."""
 
     def __init__(self, reason: str):
-        super().__init__(Code.NOT_ALLOWED, reason, http_status=401)
+        super().__init__(Code.NOT_ALLOWED, reason)
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,19 @@ class Registered:
 
 def _check_registration(hostname: str, contact_email: str) -> None:
     if not re.fullmatch(HOST_PATTERN, hostname) or len(hostname) > 255:
-        raise AdmitError(
+        problem = "is not a host name (like chat.example.com or host:8443)"
+        raise InputError(
             Code.INPUT_INVALID,
-            f"hostname {hostname!r} is not a host name (like chat.example.com or host:8443)",
-            http_status=400,
+            f"hostname {hostname!r} {problem}",
+            details=[{"field": "hostname", "problem": problem}],
         )
     try:
         validate_email(contact_email)
     except ValidationError as exc:
-        raise AdmitError(
-            Code.EMAIL_INVALID, f"{contact_email!r} is not an e-mail address", http_status=400
+        raise InputError(
+            Code.EMAIL_INVALID,
+            f"{contact_email!r} is not an e-mail address",
+            details=[{"field": "contact_email", "problem": "is not an e-mail address"}],
         ) from exc
 
 

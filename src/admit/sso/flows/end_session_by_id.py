@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from admit.audit.log import audited
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import Code, NotFound
 from admit.sso.flows.sessions import end_session_of, live_session
 
 
@@ -18,5 +18,5 @@ def end_session_by_id(ust: str, session_id: int, caller: Caller) -> None:
         audit.actor_user_id = current.user.user_id
         audit.target_user_id = current.user.user_id
         if not end_session_of(current.user, session_id):
-            raise AdmitError(Code.NOT_ALLOWED, "no such session of this user", http_status=404)
+            raise NotFound(Code.NOT_ALLOWED, "no such session of this user")
         audit.extra_data["session_id"] = session_id
