@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef
-
 from admit.core import sql, unit_of_work
 from admit.core.secrets import digest
 from admit.sso.models import KnownAddress, Session, User
@@ -27,22 +25,46 @@ class LoginCandidate:
     known_address: bool  # the user has logged in from the caller's address lately
 
 
+@cache
+def _login_candidate_sql() -> str:
+    return (
+        f"SELECT {sql.columns(User, 'u')}, EXISTS (SELECT 1 FROM {sql.table(KnownAddress)} k"  # noqa: S608
+        " WHERE k.user_id = u.id AND k.address_digest = %s AND k.last_seen >= %s)"
+        f" FROM {sql.table(User)} u WHERE u.username_key = %s"
+    )
+
+
 def login_candidate(
     username_key: str, address: str | None, known_since: datetime
 ) -> LoginCandidate:
     """The user (or held sign-up) with ``username_key``, and whether it logged in from
     ``address`` since ``known_since``: one query, the same for a username nobody has."""
-    known = KnownAddress.objects.filter(
-        user=OuterRef("pk"),
-        address_digest=address_digest(address or ""),
-        last_seen__gte=known_since,
+    row = sql.fetch_one(
+        _login_candidate_sql(),
+        [
+            address_digest(address or ""),
+            sql.param(KnownAddress, "last_seen", known_since),
+            username_key,
+        ],
     )
-    user = (
-        User.with_held_signups.filter(username_key=username_key)
-        .annotate(known_address=Exists(known))
-        .first()
+    if row is None:
+        return LoginCandidate(None, known_address=False)
+    return LoginCandidate(sql.load(User, row[:-1]), known_address=bool(address) and bool(row[-1]))
+
+
+@cache
+def _account_with_address_sql() -> str:
+    return (
+        f"SELECT {sql.columns(User, 'u')} FROM {sql.table(User)} u"  # noqa: S608
+        " WHERE u.email_key = %s AND NOT u.holds_taken_email"
     )
-    return LoginCandidate(user, bool(address) and user is not None and user.known_address)
+
+
+def account_with_address(email_key: str) -> User | None:
+    """The account whose address has the key ``email_key`` (a held sign-up is none): the
+    one read every sign-up makes, whether or not the address is taken."""
+    row = sql.fetch_one(_account_with_address_sql(), [email_key])
+    return sql.load(User, row) if row is not None else None
 
 
 def is_known_address(user: User, address: str | None, known_since: datetime) -> bool:

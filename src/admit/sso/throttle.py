@@ -33,7 +33,7 @@ from django.db import connection
 from django.db.models import Case, F, Q, Value, When
 
 from admit.core import clock, unit_of_work
-from admit.core.ratelimit import Counter, RateLimited
+from admit.core.ratelimit import Counter, RateLimited, release_all
 from admit.mail.outbox import enqueue
 from admit.sso.models import User
 
@@ -77,9 +77,9 @@ class Guesses:
     def credentials_were_right(self) -> None:
         """The password (and code) were right: give the slots back at the end of the flow,
         whether it then succeeds or refuses for the account's state."""
-        for counter in self.claimed:
-            unit_of_work.before_commit(counter.release)
-            unit_of_work.after_refusal(counter.release)
+        claimed = list(self.claimed)
+        unit_of_work.before_commit(lambda: release_all(claimed))
+        unit_of_work.after_refusal(lambda: release_all(claimed))
 
     def succeeded(self) -> None:
         """The guess logged in: this address starts afresh on this username."""

@@ -18,6 +18,7 @@ from admit.core.errors import AdmitError, Code
 from admit.core.ratelimit import hit
 from admit.core.secrets import new_public_id
 from admit.mail.outbox import enqueue
+from admit.sso import queries
 from admit.sso.models import User, normalize_email, normalize_username
 from admit.sso.rules import SignupRequest, signup_problems
 
@@ -85,7 +86,7 @@ def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
 
 def _account_with_address(email: str) -> User | None:
     """The account whose address is ``email``: one read, made for every sign-up."""
-    return User.objects.filter(email_key=normalize_email(email)).first()
+    return queries.account_with_address(normalize_email(email))
 
 
 def _check_allowed(request: SignupRequest, caller: Caller) -> None:
