@@ -125,14 +125,15 @@ class KeyOf:
     field: str
     value: Any
 
-    def sql(self) -> str:
-        key = quote(cast(models.Field, self.model._meta.pk).column)
-        return (
-            f"(SELECT {key} FROM {table(self.model)} WHERE {column(self.model, self.field)} = %s)"  # noqa: S608
-        )
+    def fragment(self) -> Statement:
+        key = primary_key(self.model)
+        where = f"{column(self.model, self.field)} = %s"
+        sql = f"(SELECT {key} FROM {table(self.model)} WHERE {where})"  # noqa: S608
+        return sql, [param(self.model, self.field, self.value)]
 
-    def param(self) -> Any:
-        return param(self.model, self.field, self.value)
+
+def primary_key(model: type[models.Model]) -> str:
+    return quote(cast(models.Field, model._meta.pk).column)
 
 
 def _insertable(model: type[models.Model]) -> tuple[models.Field, ...]:
@@ -144,17 +145,18 @@ def _insertable(model: type[models.Model]) -> tuple[models.Field, ...]:
     )
 
 
-def insert(obj: models.Model, references: dict[str, KeyOf] | None = None) -> Statement:
-    """The INSERT of ``obj``; ``references`` set columns (by attribute name) to rows written
-    before it in the same transaction."""
+def insert(obj: models.Model, references: dict[str, Statement] | None = None) -> Statement:
+    """The INSERT of ``obj``; ``references`` set columns (by attribute name) to an SQL
+    expression and its parameters (another row's primary key)."""
     fields = _insertable(type(obj))
     references = references or {}
-    placeholders, values = [], []
+    placeholders: list[str] = []
+    values: list[Any] = []
     for field in fields:
         reference = references.get(field.attname)
         if reference is not None:
-            placeholders.append(reference.sql())
-            values.append(reference.param())
+            placeholders.append(reference[0])
+            values.extend(reference[1])
         else:
             placeholders.append("%s")
             values.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
@@ -169,5 +171,5 @@ def update(obj: models.Model, fields: Sequence[str]) -> Statement:
     targets = [_field(model, name) for name in fields]
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in targets)
     values = [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in targets]
-    key = quote(cast(models.Field, model._meta.pk).column)
+    key = primary_key(model)
     return f"UPDATE {table(model)} SET {assignments} WHERE {key} = %s", [*values, obj.pk]  # noqa: S608

@@ -48,9 +48,20 @@ class GuardFailed(Exception):
     """A guarded batch of records found its guard false: nothing was written."""
 
 
+@dataclass(frozen=True)
+class _Held:
+    """One held write: a statement as it is, or the INSERT of ``row`` (made when it is sent,
+    so that it can refer to rows inserted before it in the same statement or transaction)."""
+
+    statement: str = ""
+    params: Sequence[Any] = ()
+    row: models.Model | None = None
+    key_of: dict[str, models.Model] = field(default_factory=dict)
+
+
 @dataclass
 class UnitOfWork:
-    held: list[sql.Statement] = field(default_factory=list)
+    held: list[_Held] = field(default_factory=list)
     before_commit: list[Callable[[], object]] = field(default_factory=list)
     after_refusal: list[Callable[[], object]] = field(default_factory=list)
     # What a unique-constraint violation among the held writes means.
@@ -96,19 +107,22 @@ def execute_later(statement: str, params: Sequence[Any]) -> None:
     if work is None:
         sql.execute(statement, params)
     else:
-        work.held.append((statement, params))
+        work.held.append(_Held(statement, params))
 
 
 def insert_later(obj: M, **key_of: models.Model) -> M:
-    """INSERT ``obj`` with the flow's held writes; its primary key stays unset. ``key_of`` sets
-    columns (by attribute name) to the primary key of other rows, held before it or not."""
-    references = {}
-    for attname, target in key_of.items():
+    """INSERT ``obj``, as it is when the flow ends, with the flow's held writes; its primary
+    key stays unset. ``key_of`` sets columns (by attribute name) to the primary key of other
+    rows, held before it or not."""
+    for attname, target in list(key_of.items()):
         if target.pk is not None:
             setattr(obj, attname, target.pk)
-        else:
-            references[attname] = _held_key(target)
-    execute_later(*sql.insert(obj, references))
+            del key_of[attname]
+    work = _current.get()
+    if work is None:
+        sql.execute(*sql.insert(obj, {name: _held_key(row) for name, row in key_of.items()}))
+    else:
+        work.held.append(_Held(row=obj, key_of=key_of))
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
@@ -121,12 +135,12 @@ def update_later(obj: models.Model, **values: object) -> None:
     execute_later(*sql.update(obj, list(values)))
 
 
-def _held_key(obj: models.Model) -> sql.KeyOf:
+def _held_key(obj: models.Model) -> sql.Statement:
     """A held row's primary key, found by the first unique field it has a value for."""
     for candidate in sql.concrete_fields(type(obj)):
         value = getattr(obj, candidate.attname)
         if candidate.unique and not candidate.primary_key and value is not None:
-            return sql.KeyOf(type(obj), candidate.name, value)
+            return sql.KeyOf(type(obj), candidate.name, value).fragment()
     raise ValueError(f"{type(obj).__name__} has no unique field to be found by")
 
 
@@ -164,19 +178,24 @@ def run(
 
 
 def _flush(work: UnitOfWork) -> None:
-    """Send the held writes: in the flow's transaction, or as one of their own."""
-    statements, work.held = work.held, []
-    if not statements:
+    """Send the held writes: in the flow's transaction, or, for a deferred flow, as one
+    transaction of their own (on PostgreSQL, one statement)."""
+    held, work.held = work.held, []
+    if not held and work.guard is None:
         return
     try:
-        if work.records and connection.vendor == "postgresql" and not connection.in_atomic_block:
-            sql.execute(*_as_one_statement(statements, work.guard))
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            sql.execute(*_as_one_statement(held, work.records, work.guard))
             return
         with transaction.atomic(savepoint=False):
             if work.guard is not None:
                 sql.execute(f"SELECT admit_require({work.guard[0]})", work.guard[1])
-            for statement, params in statements:
-                sql.execute(statement, params)
+            for write in held:
+                if write.row is None:
+                    sql.execute(write.statement, write.params)
+                else:
+                    references = {name: _held_key(row) for name, row in write.key_of.items()}
+                    sql.execute(*sql.insert(write.row, references))
     except IntegrityError as error:
         if work.on_conflict is None:
             raise
@@ -188,16 +207,46 @@ def _flush(work: UnitOfWork) -> None:
 
 
 def _as_one_statement(
-    statements: list[sql.Statement], guard: sql.Statement | None
+    held: list[_Held], records: bool, guard: sql.Statement | None
 ) -> sql.Statement:
-    """Records as the clauses of one ``WITH`` statement, which is its own transaction and
-    commits without waiting for the disk. PostgreSQL runs every data-modifying clause whether
-    or not the final SELECT reads it; an error in that SELECT (a false guard) undoes them all.
-    The clauses read one snapshot, so such a batch must not write one row twice."""
-    clauses = ", ".join(f"write{number} AS ({text})" for number, (text, _) in enumerate(statements))
-    params = [value for _, values in statements for value in values]
-    final = "set_config('synchronous_commit', 'off', true)"
+    """The writes as the clauses of one ``WITH`` statement, which is its own transaction: one
+    round trip, and one plan that PostgreSQL prepares once per connection for each shape of
+    flow. A row inserted by one clause is referred to by a later one through its RETURNING.
+    PostgreSQL runs every data-modifying clause whether or not the final SELECT reads it, and
+    an error anywhere (a unique index, a false guard) undoes them all. The clauses read one
+    snapshot, so such a batch must not write one row twice. ``records``: nothing later relies
+    on these rows, so the commit does not wait for the disk."""
+    clause_of: dict[int, int] = {}  # id() of a held row -> the number of the clause inserting it
+    returning: dict[int, str] = {}  # clause number -> the primary key column it returns
+    texts: list[str] = []
+    params: list[Any] = []
+    for number, write in enumerate(held):
+        if write.row is None:
+            texts.append(write.statement)
+            params.extend(write.params)
+            continue
+        references = {}
+        for name, row in write.key_of.items():
+            earlier = clause_of.get(id(row))
+            if earlier is None:
+                references[name] = _held_key(row)
+            else:
+                key = returning[earlier] = sql.primary_key(type(row))
+                references[name] = (f"(SELECT {key} FROM write{earlier})", [])  # noqa: S608
+        statement, values = sql.insert(write.row, references)
+        clause_of[id(write.row)] = number
+        texts.append(statement)
+        params.extend(values)
+    clauses = ", ".join(
+        f"write{number} AS ({text}"
+        + (f" RETURNING {returning[number]})" if number in returning else ")")
+        for number, text in enumerate(texts)
+    )
+    final = ["1"]
+    if records:
+        final.append("set_config('synchronous_commit', 'off', true)")
     if guard:
-        final = f"admit_require({guard[0]}), {final}"
-        params += guard[1]
-    return f"WITH {clauses} SELECT {final}", params  # noqa: S608 (columns and placeholders)
+        final.append(f"admit_require({guard[0]})")
+        params.extend(guard[1])
+    head = f"WITH {clauses} " if clauses else ""
+    return f"{head}SELECT {', '.join(final)}", params  # noqa: S608 (columns and placeholders)
