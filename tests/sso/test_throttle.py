@@ -285,3 +285,15 @@ def test_fifty_concurrent_guesses_from_fifty_addresses_evaluate_at_most_the_limi
     assert not failures, failures
     assert sorted(statuses) == [403] * 30 + [429] * 20
     assert refresh(member).failed_logins == 30
+
+
+def test_a_known_address_is_renewed_at_most_daily(api, owner_at_home, clock):
+    from admit.sso.models import KnownAddress
+
+    first = KnownAddress.objects.get().last_seen
+    clock.advance(hours=23)
+    assert api.post(LOGIN, credentials()).status_code == 200
+    assert KnownAddress.objects.get().last_seen == first  # one write less per log-in
+    clock.advance(hours=2)
+    assert api.post(LOGIN, credentials()).status_code == 200
+    assert KnownAddress.objects.get().last_seen == clock()

@@ -174,20 +174,47 @@ class Counter:
         return row[0] or 0
 
 
-def release_all(counters: list[Counter]) -> None:
-    """``Counter.release`` for each of ``counters``, those kept in the database in one
-    statement."""
+def claim_all(counters: list[Counter]) -> list[Counter]:
+    """``Counter.claim`` for each of ``counters``, those kept in the database in one
+    statement (a multi-row conditional upsert); returns the counters that refused."""
+    active = [counter for counter in counters if counter.enabled]
+    refused = [counter for counter in active if counter.limit[0] == 0]
+    in_database = [c for c in active if c.in_database and c not in refused]
+    refused += [c for c in active if not c.in_database and c not in refused and not c.claim()]
+    if not in_database:
+        return refused
+    table = RateCount._meta.db_table
+    rows = ", ".join(["(%s, %s, 1, %s)"] * len(in_database))
+    limits = " ".join(["WHEN %s THEN %s"] * len(in_database))
+    admitted = sql.fetch_all(
+        f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES {rows}"  # noqa: S608
+        f" ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1"
+        f" WHERE {table}.count < CASE {table}.subject {limits} END RETURNING subject",
+        [
+            *(v for c in in_database for v in (c.key, c.window, c._expires_at())),
+            *(v for c in in_database for v in (c.key, c.limit[0])),
+        ],
+    )
+    taken = {subject for (subject,) in admitted}
+    return refused + [counter for counter in in_database if counter.key not in taken]
+
+
+def release_all(counters: list[Counter], clear: Counter | None = None) -> None:
+    """``Counter.release`` for each of ``counters`` and, if given, ``clear``'s count in this
+    window set to none; those kept in the database in one statement."""
     in_database = [counter for counter in counters if counter.in_database]
     for counter in counters:
         if counter not in in_database:
-            counter.release()
+            counter.forget() if counter is clear else counter.release()
     if not in_database:
         return
     table = RateCount._meta.db_table
     which = " OR ".join(["(subject = %s AND slot = %s)"] * len(in_database))
+    cleared = clear.key if clear is not None else ""
     unit_of_work.execute_later(
-        f"UPDATE {table} SET count = count - 1 WHERE count > 0 AND ({which})",  # noqa: S608
-        [value for counter in in_database for value in (counter.key, counter.window)],
+        f"UPDATE {table} SET count = CASE WHEN subject = %s THEN 0 ELSE count - 1 END"  # noqa: S608
+        f" WHERE count > 0 AND ({which})",
+        [cleared, *(value for counter in in_database for value in (counter.key, counter.window))],
     )
 
 

@@ -98,6 +98,11 @@ def load(model: type[M], values: Sequence[Any]) -> M:
     return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
+def load_value(model: type[models.Model], field: str, value: Any) -> Any:
+    """One column's ``value`` as ``model``'s ``field`` holds it (see ``load``)."""
+    return _from_db(_field(model, field), value)
+
+
 def _from_db(field: models.Field, value: Any) -> Any:
     if value is None:
         return None

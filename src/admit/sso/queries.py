@@ -22,13 +22,18 @@ def address_digest(address: str) -> str:
 @dataclass(frozen=True)
 class LoginCandidate:
     user: User | None  # None: no account (or sign-up) has the username
-    known_address: bool  # the user has logged in from the caller's address lately
+    # When the user last logged in from the caller's address, if since ``known_since``.
+    address_last_seen: datetime | None
+
+    @property
+    def known_address(self) -> bool:
+        return self.address_last_seen is not None
 
 
 @cache
 def _login_candidate_sql() -> str:
     return (
-        f"SELECT {sql.columns(User, 'u')}, EXISTS (SELECT 1 FROM {sql.table(KnownAddress)} k"  # noqa: S608
+        f"SELECT {sql.columns(User, 'u')}, (SELECT k.last_seen FROM {sql.table(KnownAddress)} k"  # noqa: S608
         " WHERE k.user_id = u.id AND k.address_digest = %s AND k.last_seen >= %s)"
         f" FROM {sql.table(User)} u WHERE u.username_key = %s"
     )
@@ -47,9 +52,10 @@ def login_candidate(
             username_key,
         ],
     )
-    if row is None:
-        return LoginCandidate(None, known_address=False)
-    return LoginCandidate(sql.load(User, row[:-1]), known_address=bool(address) and bool(row[-1]))
+    if row is None or not address:
+        return LoginCandidate(sql.load(User, row[:-1]) if row else None, None)
+    last_seen = sql.load_value(KnownAddress, "last_seen", row[-1])
+    return LoginCandidate(sql.load(User, row[:-1]), last_seen)
 
 
 @cache

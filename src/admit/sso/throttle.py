@@ -33,7 +33,7 @@ from django.db import connection
 from django.db.models import Case, F, Q, Value, When
 
 from admit.core import clock, unit_of_work
-from admit.core.ratelimit import Counter, RateLimited, release_all
+from admit.core.ratelimit import Counter, RateLimited, claim_all, release_all
 from admit.mail.outbox import enqueue
 from admit.sso.models import User
 
@@ -65,26 +65,27 @@ class Guesses:
         """Claim a slot in each bucket, or refuse the guess (429) before its password is
         looked at. What was claimed stays counted if the flow is refused."""
         buckets = self.by_address + ([] if known_address else [self.by_username])
-        for counter in buckets:
-            admitted = counter.claim()
-            if counter.in_database and connection.in_atomic_block:
-                # The claim is undone with the flow's transaction on a refusal: count it again.
-                unit_of_work.after_refusal(counter.count)
-            if not admitted:
-                raise RateLimited(counter.seconds_left, counter.bucket)
-            self.claimed.append(counter)
+        refused = claim_all(buckets)
+        self.claimed = [counter for counter in buckets if counter not in refused]
+        if connection.in_atomic_block:
+            # The claims are undone with the flow's transaction on a refusal: count them again.
+            for counter in self.claimed:
+                if counter.in_database:
+                    unit_of_work.after_refusal(counter.count)
+        if refused:
+            raise RateLimited(max(c.seconds_left for c in refused), refused[0].bucket)
 
     def credentials_were_right(self) -> None:
-        """The password (and code) were right: give the slots back at the end of the flow,
-        whether it then succeeds or refuses for the account's state."""
+        """The password (and code) were right: the slots are given back at the end of the
+        flow if it is then refused for the account's state (``succeeded`` otherwise)."""
         claimed = list(self.claimed)
-        unit_of_work.before_commit(lambda: release_all(claimed))
         unit_of_work.after_refusal(lambda: release_all(claimed))
 
     def succeeded(self) -> None:
-        """The guess logged in: this address starts afresh on this username."""
-        if self.by_address:
-            unit_of_work.before_commit(self.by_address[0].forget)
+        """The guess logged in: its slots are given back, and this address starts afresh on
+        this username."""
+        claimed, pair = list(self.claimed), self.by_address[0] if self.by_address else None
+        unit_of_work.before_commit(lambda: release_all(claimed, clear=pair))
 
     def forgive(self) -> None:
         """Forget this username's pause and this address's failures on it (a password reset

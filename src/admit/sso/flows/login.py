@@ -19,6 +19,9 @@ from admit.sso.models import User, normalize_username
 from admit.sso.passwords import set_password
 from admit.sso.second_factor import claim_code
 
+# A known address's last log-in is written again at most this often (a write less per log-in).
+RENEW_KNOWN = timedelta(days=1)
+
 
 @dataclass(frozen=True)
 class LoginRequest:
@@ -73,7 +76,7 @@ def login(request: LoginRequest, caller: Caller) -> LoginResult:
         cleared = {name: getattr(user, name) for name in throttle.clear_failures(user)}
         unit_of_work.update_later(user, last_login=session.created_at, **cleared)
         attempt.guesses.succeeded()
-        if caller.remote_ip:
+        if caller.remote_ip and not attempt.address_seen_since(session.created_at - RENEW_KNOWN):
             queries.remember_address_at_commit(user, caller.remote_ip, session.created_at)
         if warnings:
             audit.extra_data["warnings"] = warnings
@@ -90,6 +93,7 @@ class _Attempt:
         self.address = caller.remote_ip
         self.guesses = throttle.Guesses(self.username_key, self.address)
         self.known_address = False
+        self.address_last_seen: datetime | None = None
 
     def authenticate(self) -> User:
         """The user, once the throttle admits the guess and the password and TOTP code are
@@ -99,6 +103,7 @@ class _Attempt:
             self.username_key, self.address, clock.now() - timedelta(days=days)
         )
         self.known_address = found.known_address
+        self.address_last_seen = found.address_last_seen
         self.guesses.admit(found.known_address)
         user = found.user
         if user is None or (throttle.is_locked_automatically(user) and not self.known_address):
@@ -116,6 +121,9 @@ class _Attempt:
             self._check_totp(user)
         self.guesses.credentials_were_right()
         return user
+
+    def address_seen_since(self, moment: datetime) -> bool:
+        return self.address_last_seen is not None and self.address_last_seen >= moment
 
     def _check_totp(self, user: User) -> None:
         code = self.request.totp_code

@@ -228,6 +228,7 @@ def change_password(
             if not actor.check_password(old_password):
                 raise AdmitError(Code.NOT_ALLOWED, "the old password is wrong")
             guesses.credentials_were_right()
+            guesses.succeeded()
         else:
             if not actor.is_superuser:
                 raise AdmitError(
