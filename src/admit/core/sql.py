@@ -1,4 +1,4 @@
-"""The SQL admit writes by hand, and how it runs: the only module that builds SQL text.
+"""The SQL admit writes by hand, and how it runs: what every hand-written statement shares.
 
 A few reads on hot paths are written out rather than built by the ORM, whose Python cost per
 query exceeded the database's on those paths; a few writes must be one conditional statement
