@@ -108,9 +108,17 @@ def _fresh_postgres_database(url: str, suffix: str) -> str:
     return f"{base}/{name}"
 
 
-def start(tmp_path: Path, redis_url: str = "") -> tuple[LiveAdmit, subprocess.Popen]:
+def start(
+    tmp_path: Path, redis_url: str = "", **settings: str
+) -> tuple[LiveAdmit, subprocess.Popen]:
+    """A migrated ``admit serve`` on a free port; ``settings`` add or replace ``ADMIT_*``
+    variables (``ADMIT_BASE_URL`` defaults to the server's own plain-HTTP address)."""
     port = free_port()
-    env = {**_environment(tmp_path, redis_url), "ADMIT_BASE_URL": f"http://127.0.0.1:{port}"}
+    env = {
+        **_environment(tmp_path, redis_url),
+        "ADMIT_BASE_URL": f"http://127.0.0.1:{port}",
+        **settings,
+    }
     live = LiveAdmit(f"http://127.0.0.1:{port}", env, tmp_path)
     migrated = live.run("migrate", "--verbosity", "0")
     assert migrated.returncode == 0, migrated.stderr
@@ -124,7 +132,8 @@ def start(tmp_path: Path, redis_url: str = "") -> tuple[LiveAdmit, subprocess.Po
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(live.url + "/", timeout=2):
+            # /health: answered over plain HTTP even where the pages redirect to https
+            with urllib.request.urlopen(live.url + "/health", timeout=2):
                 return live, server
         except OSError:
             time.sleep(0.2)

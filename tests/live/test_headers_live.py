@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from tests.live.conftest import ADMIT, LiveAdmit, _environment, free_port, stop
+from tests.live.conftest import LiveAdmit, start, stop
 
 FROM_TLS = {"X-Forwarded-Proto": "https"}  # what the proxy adds to what came in over TLS
 
@@ -30,29 +28,12 @@ class Answer:
 
 @pytest.fixture(scope="module")
 def https_admit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAdmit]:
-    data_dir = tmp_path_factory.mktemp("https")
-    port = free_port()
-    env = {
-        **_environment(data_dir),
-        "ADMIT_BASE_URL": "https://admit.example.com",
-        "ADMIT_TRUSTED_PROXY": "127.0.0.1",
-    }
-    live = LiveAdmit(f"http://127.0.0.1:{port}", env, data_dir)
-    migrated = live.run("migrate", "--verbosity", "0")
-    assert migrated.returncode == 0, migrated.stderr
-    server = subprocess.Popen(
-        [*ADMIT, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    live, server = start(
+        tmp_path_factory.mktemp("https"),
+        ADMIT_BASE_URL="https://admit.example.com",
+        ADMIT_TRUSTED_PROXY="127.0.0.1",
     )
     try:
-        deadline = time.monotonic() + 60
-        while fetch(live, "/health").status != 200:
-            assert server.poll() is None, "admit serve exited"
-            assert time.monotonic() < deadline, "admit serve did not answer within 60 s"
-            time.sleep(0.2)
         yield live
     finally:
         stop(live, server)
