@@ -10,8 +10,8 @@ each of its buckets, and only a guess that every bucket admits has its password 
   ``[login] known_address_days``) skips this bucket, so a stranger's failures elsewhere never
   pause its owner there.
 
-A claim checks and counts in one atomic step (``Counter.claim``), so fifty concurrent guesses
-see the limit, not the count before any of them was made. A guess whose password (and TOTP
+A claim checks and counts in one atomic step (``ratelimit.claim_all``), so fifty concurrent
+guesses see the limit, not the count before any of them was made. A guess whose password (and TOTP
 code) was right gives its slots back: the buckets count failures and guesses in flight. Each
 bucket is a fixed window, so a pause lasts at most that window.
 
