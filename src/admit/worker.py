@@ -5,19 +5,17 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import close_old_connections
 
 from admit.confirmations.engine import sweep_expired as sweep_confirmations
-from admit.core import clock
 from admit.core.ratelimit import sweep_expired as sweep_rate_counts
 from admit.mail.outbox import deliver_due
 from admit.remote.flows.confirm_login import sweep_spent as sweep_spent_login_links
 from admit.sso.flows.sessions import sweep_expired as sweep_sessions
 from admit.sso.flows.signup import sweep_held_signups
 from admit.sso.queries import forget_addresses_older_than
+from admit.sso.throttle import known_since
 
 log = logging.getLogger("admit.worker")
 
@@ -28,8 +26,7 @@ def sweep() -> None:
     sweep_spent_login_links()
     sweep_rate_counts()
     sweep_held_signups()
-    days = settings.ADMIT_POLICY.login.known_address_days
-    forget_addresses_older_than(clock.now() - timedelta(days=days))
+    forget_addresses_older_than(known_since())
     sessions, confirmations = sweep_sessions(), sweep_confirmations()
     if sessions or confirmations:
         log.info("swept %s expired sessions, %s old confirmations", sessions, confirmations)

@@ -105,43 +105,9 @@ class Counter:
 
     def claim(self) -> bool:
         """Take one of the window's events if the limit leaves one, checking and counting in
-        one atomic step (one conditional upsert, or Redis's INCR), so that concurrent
-        attempts never all slip past one check. False when the limit is used up. The claim
-        is written at once, outside the flow's batch: in a caller's transaction it is undone
-        with it (``admit.sso.throttle`` counts it again after a refusal)."""
-        if not self.enabled:
-            return True
-        if self.limit[0] == 0:
-            return False
-        if not self.in_database:
-            cache.add(self.cache_slot, 0, timeout=self.seconds_left + 1)
-            if cache.incr(self.cache_slot) <= self.limit[0]:
-                return True
-            cache.decr(self.cache_slot)  # a refused attempt takes nothing
-            return False
-        table = RateCount._meta.db_table
-        claimed = sql.fetch_one(
-            f"INSERT INTO {table} (subject, slot, count, expires_at) VALUES (%s, %s, 1, %s)"  # noqa: S608
-            f" ON CONFLICT (subject, slot) DO UPDATE SET count = {table}.count + 1"
-            f" WHERE {table}.count < %s RETURNING count",
-            [self.key, self.window, self._expires_at(), self.limit[0]],
-        )
-        return claimed is not None
-
-    def release(self) -> None:
-        """Give back one claimed event (an attempt that turned out not to count)."""
-        if not self.enabled:
-            return
-        if not self.in_database:
-            with contextlib.suppress(ValueError):  # the window has ended meanwhile
-                cache.decr(self.cache_slot)
-            return
-        table = RateCount._meta.db_table
-        unit_of_work.execute_later(
-            f"UPDATE {table} SET count = count - 1"  # noqa: S608
-            " WHERE subject = %s AND slot = %s AND count > 0",
-            [self.key, self.window],
-        )
+        one atomic step, so that concurrent attempts never all slip past one check (see
+        ``claim_all``). False when the limit is used up."""
+        return not claim_all([self])
 
     def forget(self) -> None:
         """Clear the subject's count in the current window, with the flow's writes."""
@@ -175,12 +141,15 @@ class Counter:
 
 
 def claim_all(counters: list[Counter]) -> list[Counter]:
-    """``Counter.claim`` for each of ``counters``, those kept in the database in one
-    statement (a multi-row conditional upsert); returns the counters that refused."""
+    """Claim one event of each of ``counters`` (``Counter.claim``) and return those whose limit
+    was used up. In Redis each is an INCR, taken back when it went over; in the database all
+    are one multi-row conditional upsert, which writes at once, outside the flow's held writes
+    (in a caller's transaction it is undone with it: ``admit.sso.throttle`` counts it again
+    after a refusal)."""
     active = [counter for counter in counters if counter.enabled]
     refused = [counter for counter in active if counter.limit[0] == 0]
     in_database = [c for c in active if c.in_database and c not in refused]
-    refused += [c for c in active if not c.in_database and c not in refused and not c.claim()]
+    refused += [c for c in active if not c.in_database and c not in refused and not _incr(c)]
     if not in_database:
         return refused
     table = RateCount._meta.db_table
@@ -199,13 +168,28 @@ def claim_all(counters: list[Counter]) -> list[Counter]:
     return refused + [counter for counter in in_database if counter.key not in taken]
 
 
+def _incr(counter: Counter) -> bool:
+    """One event more in Redis, if the limit leaves one (a refused attempt takes nothing)."""
+    cache.add(counter.cache_slot, 0, timeout=counter.seconds_left + 1)
+    if cache.incr(counter.cache_slot) <= counter.limit[0]:
+        return True
+    cache.decr(counter.cache_slot)
+    return False
+
+
 def release_all(counters: list[Counter], clear: Counter | None = None) -> None:
-    """``Counter.release`` for each of ``counters`` and, if given, ``clear``'s count in this
-    window set to none; those kept in the database in one statement."""
+    """Give back one claimed event of each of ``counters`` (attempts that turned out not to
+    count) and, if given, set ``clear``'s count in this window to none; in the database in one
+    statement with the flow's held writes."""
     in_database = [counter for counter in counters if counter.in_database]
     for counter in counters:
-        if counter not in in_database:
-            counter.forget() if counter is clear else counter.release()
+        if not counter.enabled or counter in in_database:
+            continue
+        if counter is clear:
+            counter.forget()
+        else:
+            with contextlib.suppress(ValueError):  # the window has ended meanwhile
+                cache.decr(counter.cache_slot)
     if not in_database:
         return
     table = RateCount._meta.db_table

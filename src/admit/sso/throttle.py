@@ -28,6 +28,8 @@ numbers.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import connection
 from django.db.models import Case, F, Q, Value, When
@@ -122,6 +124,11 @@ def count_failure(username_key: str) -> None:
 
 def _known_days() -> int:
     return settings.ADMIT_POLICY.login.known_address_days
+
+
+def known_since() -> datetime:
+    """How far back a log-in from an address makes it known (``[login] known_address_days``)."""
+    return clock.now() - timedelta(days=_known_days())
 
 
 def is_locked_automatically(user: User) -> bool:

@@ -92,19 +92,19 @@ class _Attempt:
         self.username_key = normalize_username(request.username)
         self.address = caller.remote_ip
         self.guesses = throttle.Guesses(self.username_key, self.address)
-        self.known_address = False
+        # When the user last logged in from this address, if lately (``authenticate``).
         self.address_last_seen: datetime | None = None
+
+    @property
+    def known_address(self) -> bool:
+        return self.address_last_seen is not None
 
     def authenticate(self) -> User:
         """The user, once the throttle admits the guess and the password and TOTP code are
         right. Refusals after the right password (unapproved, code missing) are not failures."""
-        days = settings.ADMIT_POLICY.login.known_address_days
-        found = queries.login_candidate(
-            self.username_key, self.address, clock.now() - timedelta(days=days)
-        )
-        self.known_address = found.known_address
+        found = queries.login_candidate(self.username_key, self.address, throttle.known_since())
         self.address_last_seen = found.address_last_seen
-        self.guesses.admit(found.known_address)
+        self.guesses.admit(self.known_address)
         user = found.user
         if user is None or (throttle.is_locked_automatically(user) and not self.known_address):
             # No account, or one that failures have locked against unknown addresses: the

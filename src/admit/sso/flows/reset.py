@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -75,7 +74,7 @@ def _request_reset(credential: str, current_app: str, caller: Caller) -> None:
             return
         audit.target_user_id = user.user_id
         if not within_limit and not queries.is_known_address(
-            user, caller.remote_ip, clock.now() - timedelta(days=_known_days())
+            user, caller.remote_ip, throttle.known_since()
         ):
             audit.extra_data["sent"] = False
             audit.extra_data["held_back"] = "reset_emails_per_credential"
@@ -86,10 +85,6 @@ def _request_reset(credential: str, current_app: str, caller: Caller) -> None:
         enqueue(
             "password_reset", user.email, {"user": user, "token": token, "valid_for": valid_for}
         )
-
-
-def _known_days() -> int:
-    return settings.ADMIT_POLICY.login.known_address_days
 
 
 def _may_reset(user: User) -> bool:
