@@ -19,7 +19,7 @@ def test_search_by_field_and_approval(console, admin_ust):
     found = console.get("/console/users/", {"q": "al", "field": "username"}).content.decode()
     assert "alice@example.com" in found and "albert@example.com" in found
     assert "bob@example.com" not in found and "2 users found" in found
-    pending = console.get("/console/users/", {"approval": "pending"}).content.decode()
+    pending = console.get("/console/users/", {"approval": "before_decision"}).content.decode()
     assert "bob@example.com" in pending and "alice@example.com" not in pending
 
 
@@ -90,7 +90,7 @@ def test_ending_another_users_session_is_refused(console, admin_ust):
     assert Session.objects.filter(pk=bobs.pk).exists()
 
 
-def test_create_a_user_approved_at_once(console, superuser):
+def test_create_a_user_approval_status_mod_time_once(console, superuser):
     response = console.post(
         "/console/users/new/",
         {"username": "carol", "email": "carol@example.com", "password": GOOD_PASSWORD,

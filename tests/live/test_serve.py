@@ -128,7 +128,7 @@ def test_a_database_restart_costs_each_worker_one_503_then_service_resumes(live_
     unavailable = [(status, h, b) for status, h, b in answers if status != 200]
     assert answers[0][0] == 503 and answers[-1][0] == 200
     for status, headers, answer in unavailable:
-        assert status == 503 and answer["sub_status"] == ["E009001"]
+        assert status == 503 and answer["sub_status"] == ["E011001"]
         assert headers["Retry-After"] == "1"
     assert len(unavailable) <= 2  # one per gunicorn worker, then fresh connections
 

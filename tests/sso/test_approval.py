@@ -124,7 +124,7 @@ def test_approve_lets_the_user_log_in_and_welcomes_them(api, admin_ust, superuse
     response = api.post(APPROVE, {"user_id": user_id, "ust": admin_ust})
     assert response.status_code == 200 and set(response.json()) == {"status", "cid"}
     user = User.objects.get(user_id=user_id)
-    assert user.is_approved and user.approved_by == superuser.user_id
+    assert user.is_approved and user.approval_status_mod_by == superuser.user_id
     assert OutgoingEmail.objects.filter(template="welcome", to="person@example.com").count() == 1
     assert api.post("/zato/sso/user/login", login).json()["ust"].startswith("zust")
     row = AuditEvent.objects.get(event="signup.approve")

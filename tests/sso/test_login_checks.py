@@ -108,14 +108,14 @@ def test_confirmed_then_approved_sign_up_can_log_in(api, admin_ust):
 def test_totp_required_wrong_right_and_single_use(api, member, clock):
     secret = with_totp(api, member)
     missing = api.post(LOGIN, credentials())
-    assert missing.status_code == 403 and codes(missing) == ["E006001"]
+    assert missing.status_code == 403 and codes(missing) == ["E005008"]
     good = code_now(secret, clock)
     wrong = "000000" if good != "000000" else "111111"
-    assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E006002"]
+    assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E005001"]
     first = api.post(LOGIN, credentials(totp_code=good))
     assert first.status_code == 200 and first.json()["ust"].startswith("zust")
     again = api.post(LOGIN, credentials(totp_code=good))
-    assert again.status_code == 403 and codes(again) == ["E006002"]
+    assert again.status_code == 403 and codes(again) == ["E005001"]
     clock.advance(seconds=totp.STEP_SECONDS)
     assert api.post(LOGIN, credentials(totp_code=code_now(secret, clock))).status_code == 200
 
@@ -124,14 +124,14 @@ def test_an_older_code_after_a_newer_one_is_refused(api, member, clock):
     secret = with_totp(api, member)
     assert api.post(LOGIN, credentials(totp_code=code_now(secret, clock))).status_code == 200
     older = code_now(secret, clock, steps=-1)
-    assert codes(api.post(LOGIN, credentials(totp_code=older))) == ["E006002"]
+    assert codes(api.post(LOGIN, credentials(totp_code=older))) == ["E005001"]
 
 
 def test_expired_totp_code_is_refused(api, member, clock):
     secret = with_totp(api, member)
     stale = code_now(secret, clock)
     clock.advance(seconds=totp.STEP_SECONDS * 3)
-    assert codes(api.post(LOGIN, credentials(totp_code=stale))) == ["E006002"]
+    assert codes(api.post(LOGIN, credentials(totp_code=stale))) == ["E005001"]
 
 
 def test_totp_is_asked_only_after_the_password(api, member, clock):
@@ -245,8 +245,8 @@ def test_totp_is_checked_before_the_lock(api, member, clock):
     User.objects.filter(pk=member.pk).update(is_locked=True)
     good = code_now(secret, clock)
     wrong = "000000" if good != "000000" else "111111"
-    assert codes(api.post(LOGIN, credentials())) == ["E006001"]
-    assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E006002"]
+    assert codes(api.post(LOGIN, credentials())) == ["E005008"]
+    assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E005001"]
     assert codes(api.post(LOGIN, credentials(totp_code=good))) == ["E005002"]
 
 
@@ -330,7 +330,7 @@ def test_every_attempt_leaves_one_audit_row_without_the_password(api, member, cl
     assert len(rows) == len(answers) == AuditEvent.objects.count()
     assert [row.outcome for row in rows] == ["error"] * 4 + ["ok"] + ["error"] * 6
     assert [row.error_codes for row in rows] == (
-        ["E005001", "E005001", "E006001", "E006002", ""] + ["E005001"] * 6
+        ["E005001", "E005001", "E005008", "E005009", ""] + ["E005001"] * 6
     )
     assert all(row.remote_ip == "10.23.91.177" and row.app == "CRM" for row in rows)
     assert rows[0].target_user_id == ""

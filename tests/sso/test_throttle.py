@@ -94,7 +94,7 @@ def test_wrong_totp_codes_count_as_failures(api, member, clock):
     good = totp.code_at(secret, totp.step_of(clock()))
     wrong = "000000" if good != "000000" else "111111"
     for _ in range(5):
-        assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E006002"]
+        assert codes(api.post(LOGIN, credentials(totp_code=wrong))) == ["E005001"]
     assert api.post(LOGIN, credentials(totp_code=good)).status_code == 429
 
 

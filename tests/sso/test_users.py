@@ -34,7 +34,7 @@ USER_FIELDS = {
     "is_approved",
     "is_locked",
     "is_superuser",
-    "has_totp",
+    "is_totp_enabled",
     "password_expiry",
     "password_must_change",
     "app_list",
@@ -91,7 +91,7 @@ def test_a_user_reads_their_own_record(api, alice, alice_ust):
     assert (record["username"], record["email"]) == ("alice", "alice@example.com")
     assert (record["display_name"], record["first_name"]) == ("Alice L.", "Alice")
     assert record["is_confirmed"] and record["is_approved"]
-    assert not record["is_locked"] and not record["is_superuser"] and not record["has_totp"]
+    assert not record["is_locked"] and not record["is_superuser"] and not record["is_totp_enabled"]
     assert record["password_expiry"] is None and record["password_must_change"] is False
     assert len(record["sign_up_time"]) == 19 and record["sign_up_time"][10] == "T"
     # Asking for oneself by user_id is the same as not naming anyone.
@@ -160,7 +160,7 @@ def test_a_superuser_creates_a_user_who_logs_in_at_once(api, admin_ust, superuse
     assert record["display_name"] == "Carol C."
     assert record["is_confirmed"] and record["is_approved"] and not record["is_superuser"]
     user = User.objects.get(user_id=user_id)
-    assert user.approved_at is not None
+    assert user.approval_status_mod_time is not None
     assert user.password.startswith("argon2$argon2id$")
     row = audit("user.create")
     assert (row.actor_user_id, row.target_user_id) == (superuser.user_id, user_id)
@@ -330,7 +330,7 @@ def test_a_superuser_unapproves_and_approves_again(api, admin_ust, alice, superu
     refused(log_in(api, "alice"), "E005004")
     api.call("PATCH", USER, {"ust": admin_ust, "user_id": alice, "is_approved": True})
     user = User.objects.get(user_id=alice)
-    assert user.is_approved and user.approved_by == superuser.user_id
+    assert user.is_approved and user.approval_status_mod_by == superuser.user_id
     assert log_in(api, "alice").status_code == 200
 
 
@@ -480,10 +480,10 @@ def test_search_by_sign_up_and_approval_status(api, admin_ust, people, clock):
     make_user(api, admin_ust, "waiting", auto_approve=False)
     assert names(search(api, admin_ust, sign_up_status="to-confirm")) == ["newbie"]
     assert "newbie" not in names(search(api, admin_ust, sign_up_status="confirmed"))
-    assert names(search(api, admin_ust, approval_status="pending")) == ["newbie", "waiting"]
-    assert names(search(api, admin_ust, approval_status="pending", sign_up_status="confirmed")) == [
-        "waiting"
-    ]
+    assert names(search(api, admin_ust, approval_status="before_decision")) == ["newbie", "waiting"]
+    assert names(
+        search(api, admin_ust, approval_status="before_decision", sign_up_status="confirmed")
+    ) == ["waiting"]
     approved = names(search(api, admin_ust, approval_status="approved"))
     assert approved == ["boss", "alice", "alfred", "bob", "carol", "dave"]
     pending = search(api, admin_ust, username="newbie")["result"][0]

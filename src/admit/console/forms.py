@@ -104,7 +104,7 @@ class UserSearch(forms.Form):
     approval = forms.ChoiceField(
         required=False,
         label="Approval",
-        choices=[("", "Any"), ("pending", "Pending"), ("approved", "Approved")],
+        choices=[("", "Any"), ("before_decision", "Pending"), ("approved", "Approved")],
     )
     page = forms.IntegerField(required=False, min_value=1)
 

@@ -6,10 +6,14 @@ from enum import StrEnum
 
 
 class Code(StrEnum):
+    """Zato's numbering (``zato.sso.status_code``) where Zato has a code for the fact; admit's
+    own facts take numbers Zato never used. docs/api.md lists them all."""
+
     USERNAME_INVALID = "E001001"
     USERNAME_EXISTS = "E001002"
     USERNAME_TOO_LONG = "E001003"
     USERNAME_HAS_WHITESPACE = "E001004"
+    USER_ID_INVALID = "E001100"
     EMAIL_INVALID = "E002001"
     EMAIL_EXISTS = "E002002"
     EMAIL_TOO_LONG = "E002003"
@@ -20,6 +24,7 @@ class Code(StrEnum):
     PASSWORD_TOO_LONG = "E003003"
     PASSWORD_EXPIRED = "E003004"
     PASSWORD_EXPIRING = "W003005"
+    PASSWORD_ABOUT_TO_EXPIRE = "E003006"
     PASSWORD_MUST_CHANGE = "E003007"
     APP_INVALID = "E004001"
     APP_SIGNUP_NOT_ALLOWED = "E004002"
@@ -30,13 +35,23 @@ class Code(StrEnum):
     SUPERUSER_REQUIRED = "E005005"
     NO_SUCH_CONFIRM_TOKEN = "E005006"
     ALREADY_CONFIRMED = "E005007"
-    TOTP_CODE_REQUIRED = "E006001"
-    TOTP_CODE_INVALID = "E006002"
+    TOTP_CODE_MISSING = "E005008"
+    # admit's own: kept in the audit log and used by the pages; API callers see E005001.
+    TOTP_CODE_INVALID = "E005009"
+    METADATA_NOT_ALLOWED = "E006001"
     NO_SUCH_SESSION = "E007001"
     SESSION_EXPIRED = "E007002"
+    INVALID_OPERATION = "E008001"
     INPUT_INVALID = "E008002"
     INPUT_MISSING = "E008003"
-    SERVICE_UNAVAILABLE = "E009001"
+    INTERNAL_ERROR = "E008004"
+    ATTRIBUTE_EXISTS = "E009001"
+    NO_SUCH_ATTRIBUTE = "E009002"
+    # admit's own: a user or session already has [attributes] max_per_owner attributes.
+    TOO_MANY_ATTRIBUTES = "E009003"
+    RESET_TOKEN_UNUSABLE = "E010001"
+    # admit's own: the database cannot be reached (HTTP 503, Retry-After).
+    SERVICE_UNAVAILABLE = "E011001"
 
 
 class AdmitError(Exception):

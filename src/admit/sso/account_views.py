@@ -173,7 +173,9 @@ def totp_page(request: HttpRequest, ust: str) -> HttpResponse:
     except AdmitError as error:
         if set(error.codes) & _ENDED:
             raise
-        context["errors"] = problems(error, "totp", {"E006": "current_code"})
+        context["errors"] = problems(error, "totp", {Code.TOTP_CODE_MISSING: "current_code"})
+        if Code.TOTP_CODE_INVALID in error.codes:  # the API says only E005001; the owner may know
+            context["errors"] = {"current_code": [sentence(Code.TOTP_CODE_INVALID)]}
         return render(request, "sso/totp.html", context, status=page_status(error))
     del request.session[PENDING_TOTP]
     messages.success(request, "Two-step verification is on. Log-ins now ask for a code.")

@@ -33,7 +33,8 @@ class User(AbstractBaseUser):
     """
 
     class Approval(models.TextChoices):
-        PENDING = "pending"
+        # Zato's names. A rejected sign-up is deleted (the seed), so no row is ever "rejected".
+        PENDING = "before_decision"
         APPROVED = "approved"
 
     user_id = models.CharField(max_length=32, unique=True)
@@ -54,6 +55,8 @@ class User(AbstractBaseUser):
     password_expiry = models.DateTimeField(null=True, blank=True)
     password_must_change = models.BooleanField(default=False)
     totp_secret = models.TextField(blank=True)  # encrypted: see admit.core.totp
+    # Log-in asks for a code only while this is on; the key is kept when it is switched off.
+    is_totp_enabled = models.BooleanField(default=False)
     totp_label = models.CharField(max_length=128, blank=True)
     totp_last_step = models.BigIntegerField(null=True, blank=True)
     approval_status = models.CharField(
@@ -61,8 +64,11 @@ class User(AbstractBaseUser):
     )
     sign_up_time = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.CharField(max_length=32, blank=True)
+    # When approval_status last changed, and who changed it (a user_id).
+    approval_status_mod_time = models.DateTimeField(null=True, blank=True)
+    approval_status_mod_by = models.CharField(max_length=32, blank=True)
+    # How the account came to be, as Zato's creation_ctx: {"source": "signup" | "create" | …}.
+    creation_ctx = models.JSONField(default=dict, blank=True)
     signup_app = models.CharField(max_length=128, blank=True)
     app_list = models.JSONField(default=list, blank=True)
     remote_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -86,7 +92,8 @@ class User(AbstractBaseUser):
         constraints = [
             models.UniqueConstraint(
                 fields=["email_key"],
-                condition=models.Q(holds_taken_email=False),
+                # An account may have no address ([signup] email_required = false).
+                condition=models.Q(holds_taken_email=False) & ~models.Q(email_key=""),
                 name="sso_user_email_key_one_account",
             )
         ]
@@ -95,16 +102,20 @@ class User(AbstractBaseUser):
         return self.username
 
     @property
-    def has_totp(self) -> bool:
-        return bool(self.totp_secret)
-
-    @property
     def is_confirmed(self) -> bool:
         return self.confirmed_at is not None
 
     @property
     def is_approved(self) -> bool:
         return self.approval_status == self.Approval.APPROVED
+
+    @property
+    def sign_up_status(self) -> str:
+        """Zato's ``sign_up_status``: before_confirmation, to_approve (confirmed, waiting for a
+        super-user's decision) or final."""
+        if not self.is_confirmed:
+            return "before_confirmation"
+        return "final" if self.is_approved else "to_approve"
 
     # The Django admin lets in active super-users only.
     @property
@@ -175,3 +186,37 @@ class KnownAddress(models.Model):
 
     def __str__(self) -> str:
         return f"known address of {self.user_id}, last seen {self.last_seen}"
+
+
+class Attribute(models.Model):
+    """A named value kept for a user (``session`` empty) or for one of their sessions, as
+    Zato's SSO attributes. The value is JSON text, sealed (``admit.core.totp.seal``) when
+    ``is_encrypted``. A session's attributes go with it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="attributes")
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, null=True, blank=True, related_name="attributes"
+    )
+    name = models.CharField(max_length=191)
+    value = models.TextField()
+    is_encrypted = models.BooleanField(default=False)
+    creation_time = models.DateTimeField()
+    last_modified = models.DateTimeField()
+    expiration_time = models.DateTimeField(null=True, blank=True)  # None: never
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "name"],
+                condition=models.Q(session__isnull=True),
+                name="one_user_attribute_per_name",
+            ),
+            models.UniqueConstraint(
+                fields=["session", "name"],
+                condition=models.Q(session__isnull=False),
+                name="one_session_attribute_per_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attribute {self.name} of {self.user_id}"

@@ -57,13 +57,15 @@ def sentence(code: str, on: str = "") -> str:
         Code.NO_SUCH_CONFIRM_TOKEN: "This reset token is unknown or has expired."
         " Ask for a new one.",
         Code.ALREADY_CONFIRMED: "This reset token was already used. Ask for a new one.",
-        Code.TOTP_CODE_REQUIRED: "Enter the 6-digit code from your authenticator app.",
+        Code.TOTP_CODE_MISSING: "Enter the 6-digit code from your authenticator app.",
         Code.TOTP_CODE_INVALID: "This code is wrong or was already used."
         " Wait for the next one and try again.",
     }
     generic = {
         "signup": "We could not sign you up with these details.",
         "login": "The username or the password is not right.",
+        "login-totp": "The password or the code is not right. If the code was right, wait"
+        " for the next one and try again.",
         "change": "The current password is not right.",
     }
     if code == Code.NOT_ALLOWED or code not in sentences:

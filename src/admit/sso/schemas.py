@@ -177,7 +177,7 @@ class UserOut(OkOut):
     is_approved: bool
     is_locked: bool
     is_superuser: bool
-    has_totp: bool
+    is_totp_enabled: bool
     password_expiry: str | None
     password_must_change: bool
     app_list: list[str]
@@ -232,7 +232,7 @@ class SearchIn(StrictInput):
     middle_name: Text | None = None
     last_name: Text | None = None
     sign_up_status: Literal["", "to-confirm", "confirmed"] = ""
-    approval_status: Literal["", "pending", "approved"] = ""
+    approval_status: Literal["", "before_decision", "approved"] = ""
     is_name_exact: StrictBool = Field(True, description="false: match anywhere in the value")
     page: WholeNumber = Field(1, ge=1, le=1_000_000)
     page_size: WholeNumber = Field(50, ge=1, le=100)

@@ -141,12 +141,15 @@ def login_page(request: HttpRequest) -> HttpResponse:
         )
     except AdmitError as error:
         shown = visible_codes(error)
-        context["ask_totp"] |= bool({Code.TOTP_CODE_REQUIRED, Code.TOTP_CODE_INVALID} & set(shown))
+        context["ask_totp"] |= Code.TOTP_CODE_MISSING in shown
         context["ask_new_password"] |= Code.PASSWORD_MUST_CHANGE in shown
         # At the new-password step, the password rules speak of the new one.
         renamed = {"E003": "new_password"} if context["ask_new_password"] else {}
-        renamed.update({"E006": "totp_code", Code.PASSWORD_MUST_CHANGE: FORM})
-        context["errors"] = problems(error, "login", renamed)
+        renamed.update({Code.TOTP_CODE_MISSING: "totp_code", Code.PASSWORD_MUST_CHANGE: FORM})
+        # At the code step a refusal names neither the password nor the code (as the API).
+        context["errors"] = problems(
+            error, "login-totp" if context["ask_totp"] else "login", renamed
+        )
         return render(request, "sso/login.html", context, status=page_status(error))
     request.session.cycle_key()
     request.session[UST] = result.ust

@@ -44,7 +44,7 @@ def _user(user: User) -> dict[str, object]:
         "is_approved": user.is_approved,
         "is_locked": user.is_locked,
         "is_superuser": user.is_superuser,
-        "has_totp": user.has_totp,
+        "is_totp_enabled": user.is_totp_enabled,
         "password_expiry": utc(user.password_expiry),
         "password_must_change": user.password_must_change,
         "app_list": user.app_list,

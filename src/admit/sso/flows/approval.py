@@ -77,9 +77,11 @@ def approve(user_id: str, ust: str, caller: Caller) -> None:
             audit.extra_data["already_approved"] = True
             return
         user.approval_status = User.Approval.APPROVED
-        user.approved_at = clock.now()
-        user.approved_by = admin.user_id
-        user.save(update_fields=["approval_status", "approved_at", "approved_by"])
+        user.approval_status_mod_time = clock.now()
+        user.approval_status_mod_by = admin.user_id
+        user.save(
+            update_fields=["approval_status", "approval_status_mod_time", "approval_status_mod_by"]
+        )
         if settings.ADMIT_POLICY.signup.send_welcome_email:
             enqueue("welcome", user.email, {"user": user})
 

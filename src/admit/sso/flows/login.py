@@ -117,7 +117,7 @@ class _Attempt:
         if not user.is_approved:
             self.guesses.credentials_were_right()
             raise _not_approved(user)
-        if user.has_totp:
+        if user.is_totp_enabled:
             self._check_totp(user)
         self.guesses.credentials_were_right()
         return user
@@ -129,7 +129,7 @@ class _Attempt:
         code = self.request.totp_code
         if not code:
             self.guesses.credentials_were_right()
-            raise AdmitError(Code.TOTP_CODE_REQUIRED, "a TOTP code is required")
+            raise AdmitError(Code.TOTP_CODE_MISSING, "a TOTP code is required")
         if not claim_code(user, code):
             raise self._failure(Code.TOTP_CODE_INVALID, "wrong, expired or already used TOTP code")
 
@@ -137,7 +137,8 @@ class _Attempt:
         # Counted after the refusal's rollback, in the same way whether or not the user exists.
         username_key = self.username_key
         unit_of_work.after_refusal(lambda: throttle.count_failure(username_key))
-        return AdmitError(code, message)
+        # A wrong code answers as a wrong password does (Zato); the audit row keeps which.
+        return AdmitError(code, message, shown=[Code.NOT_ALLOWED])
 
 
 def _not_approved(user: User) -> AdmitError:

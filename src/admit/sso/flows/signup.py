@@ -184,8 +184,8 @@ def _confirm(user: User, audit: AuditEntry) -> list[str]:
         return fields  # no account to approve
     if not policy.approval_required:
         user.approval_status = User.Approval.APPROVED
-        user.approved_at = now
-        fields += ["approval_status", "approved_at"]
+        user.approval_status_mod_time = now
+        fields += ["approval_status", "approval_status_mod_time"]
         audit.extra_data["auto_approved"] = True
         if policy.send_welcome_email:
             enqueue("welcome", user.email, {"user": user})

@@ -70,7 +70,7 @@ def _insert(new: NewUser, approved: bool) -> User:
         sign_up_time=now,
         confirmed_at=now,
         approval_status=User.Approval.APPROVED if approved else User.Approval.PENDING,
-        approved_at=now if approved else None,
+        approval_status_mod_time=now if approved else None,
     )
     set_password(user, new.password, must_change=new.password_must_change)
     try:
@@ -155,7 +155,9 @@ def _apply(user: User, name: str, value: Any, actor: User) -> None:
         user.email, user.email_key = value, normalize_email(value)
     elif name == "is_approved":
         user.approval_status = User.Approval.APPROVED if value else User.Approval.PENDING
-        user.approved_at, user.approved_by = (clock.now(), actor.user_id) if value else (None, "")
+        user.approval_status_mod_time, user.approval_status_mod_by = (
+            (clock.now(), actor.user_id) if value else (None, "")
+        )
     elif name == "is_locked":
         _set_locked(user, value, actor)
     else:
@@ -254,11 +256,15 @@ def enable_totp(
     with audited("user.totp", caller) as audit:
         user = user_for(ust)
         audit.target_user_id = user.user_id
-        if user.has_totp:
+        if user.is_totp_enabled:
             if not totp_code:
-                raise AdmitError(Code.TOTP_CODE_REQUIRED, "a code from the current key is required")
+                raise AdmitError(Code.TOTP_CODE_MISSING, "a code from the current key is required")
             if not claim_code(user, totp_code):
-                raise AdmitError(Code.TOTP_CODE_INVALID, "wrong, expired or already used TOTP code")
+                raise AdmitError(
+                    Code.TOTP_CODE_INVALID,
+                    "wrong, expired or already used TOTP code",
+                    shown=[Code.NOT_ALLOWED],
+                )
         key = totp_key.replace(" ", "").upper() or totp.new_secret()
         if not totp.is_valid_secret(key):
             # Malformed input, like any other field of the wrong shape: HTTP 400 with details.
@@ -271,7 +277,8 @@ def enable_totp(
         user.totp_secret = totp.seal(key)
         user.totp_label = totp_label or user.username
         user.totp_last_step = None
-        user.save(update_fields=["totp_secret", "totp_label", "totp_last_step"])
+        user.is_totp_enabled = True
+        user.save(update_fields=["totp_secret", "totp_label", "totp_last_step", "is_totp_enabled"])
         return key
 
 
@@ -303,7 +310,7 @@ def search_users(
     page: int,
     page_size: int,
     sign_up_status: Literal["", "to-confirm", "confirmed"] = "",
-    approval_status: Literal["", "pending", "approved"] = "",
+    approval_status: Literal["", "before_decision", "approved"] = "",
 ) -> SearchPage:
     superuser_for(ust)
     found: QuerySet[User] = User.objects.all()
