@@ -36,6 +36,7 @@ class SignupPolicy:
     inform_if_email_exists: bool = False
     inform_if_email_invalid: bool = True
     inform_if_password_invalid: bool = True
+    email_required: bool = True
     validation_hook: str = ""
 
 
@@ -118,8 +119,14 @@ class RemotePolicy:
 
 
 @dataclass(frozen=True)
+class UserPolicy:
+    confirm_email_change: bool = True
+
+
+@dataclass(frozen=True)
 class Policy:
     signup: SignupPolicy = SignupPolicy()
+    user: UserPolicy = UserPolicy()
     apps: AppsPolicy = AppsPolicy()
     user_validation: UserValidationPolicy = UserValidationPolicy()
     password: PasswordPolicy = PasswordPolicy()

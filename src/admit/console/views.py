@@ -166,14 +166,12 @@ def _name_of(ust: str, user_id: str) -> str:
 def users(request: HttpRequest) -> HttpResponse:
     form = UserSearch(request.GET)
     where = form.cleaned_data if form.is_valid() else {}
-    criteria = {where.get("field") or "username": where["q"]} if where.get("q") else {}
-    page = flows.search_users(
+    page = flows.console_search(
         _ust(request),
-        criteria,
-        "contains",
+        where.get("field") or "username",
+        where.get("q") or "",
+        where.get("approval") or "",
         where.get("page") or 1,
-        50,
-        approval_status=where.get("approval") or "",
     )
     query = {k: where.get(k) for k in ("q", "field", "approval") if where.get(k)}
     return render(

@@ -32,8 +32,11 @@ LONGEST_RETRY = timedelta(hours=1)
 CLAIM_FOR = timedelta(minutes=2)
 
 
-def enqueue(template: str, to: str, context: dict[str, Any]) -> OutgoingEmail:
-    """Render ``mail/<template>/`` and queue the result. Call it inside the flow's transaction."""
+def enqueue(template: str, to: str, context: dict[str, Any]) -> OutgoingEmail | None:
+    """Render ``mail/<template>/`` and queue the result. Call it inside the flow's transaction.
+    A user without an address (``[signup] email_required = false``) gets no mail: None."""
+    if not to:
+        return None
     context = {"base_url": settings.ADMIT_BASE_URL, **context}
     now = clock.now()
     return unit_of_work.insert_later(

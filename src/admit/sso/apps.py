@@ -16,6 +16,11 @@ class SsoConfig(AppConfig):
 
     def ready(self) -> None:
         from admit.confirmations.engine import ConfirmationKind, register
+        from admit.sso.flows.email_change import (
+            EMAIL_CHANGE,
+            describe_email_change,
+            on_email_change_confirmed,
+        )
         from admit.sso.flows.reset import RESET_KEY, RESET_TOKEN
         from admit.sso.flows.signup import (
             SIGNUP,
@@ -34,6 +39,15 @@ class SsoConfig(AppConfig):
             register(
                 ConfirmationKind(name, signup_validity, "signup.confirm", describe_signup, action)
             )
+        register(
+            ConfirmationKind(
+                EMAIL_CHANGE,
+                signup_validity,
+                "user.email_change.confirm",
+                describe_email_change,
+                on_email_change_confirmed,
+            )
+        )
         register(ConfirmationKind(RESET_TOKEN, _seconds("reset", "token_max_age")))
         register(ConfirmationKind(RESET_KEY, _seconds("reset", "reset_key_max_age")))
 

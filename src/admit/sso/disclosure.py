@@ -27,6 +27,11 @@ _REVEALED_BY = {
 }
 
 
+# Zato answers every call that needs a super-user with the generic E005001; so does admit
+# (the audit log keeps E005005).
+_ALWAYS_GENERIC = {Code.SUPERUSER_REQUIRED}
+
+
 def visible_codes(error: AdmitError) -> list[str]:
     if error.shown is not None:
         return list(error.shown)
@@ -34,7 +39,8 @@ def visible_codes(error: AdmitError) -> list[str]:
     visible: list[str] = []
     for code in error.codes:
         flag = _REVEALED_BY.get(code)
-        shown = code if flag is None or getattr(signup_policy, flag) else Code.NOT_ALLOWED
+        revealed = flag is None or getattr(signup_policy, flag)
+        shown = code if revealed and code not in _ALWAYS_GENERIC else Code.NOT_ALLOWED
         if shown not in visible:
             visible.append(shown)
     return visible

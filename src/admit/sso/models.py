@@ -42,6 +42,8 @@ class User(AbstractBaseUser):
     username_key = models.CharField("username", max_length=128, unique=True)
     email = models.CharField(max_length=254)
     email_key = models.CharField(max_length=254)  # unique among accounts: see Meta
+    # A new address the user asked for, until they confirm it ([user] confirm_email_change).
+    pending_email = models.CharField(max_length=254, blank=True)
     display_name = models.CharField(max_length=256, blank=True)
     first_name = models.CharField(max_length=128, blank=True)
     middle_name = models.CharField(max_length=128, blank=True)

@@ -105,7 +105,13 @@ def _hook_problems(request: SignupRequest, policy: Policy) -> list[Code]:
 def signup_problems(request: SignupRequest, policy: Policy) -> list[Code]:
     return (
         username_problems(request.username, policy)
-        + email_problems(request.email, policy)
+        + (email_problems(request.email, policy) if _needs_email(request, policy) else [])
         + password_problems(request.password, policy)
         + _hook_problems(request, policy)
     )
+
+
+def _needs_email(request: SignupRequest, policy: Policy) -> bool:
+    """An address is checked when given, and required unless ``[signup] email_required`` is
+    off (E002005 then)."""
+    return bool(request.email) or policy.signup.email_required

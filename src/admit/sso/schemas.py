@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Literal
 
 from ninja import Schema
-from pydantic import AwareDatetime, Field, StrictBool
+from pydantic import Field
 
-from admit.http.schemas import MultilineText, Name, Password, StrictInput, Text, WholeNumber
+from admit.http.schemas import MultilineText, Name, Password, StrictInput, Text
 
 
 class SignupIn(StrictInput):
     username: Name
     password: Password
-    email: Name
+    email: Name = Field("", description="Required (E002005) unless [signup] email_required is off")
     current_app: Text
     app_list: list[Text] = Field(default_factory=list, max_length=100)
     display_name: Text = Field("", max_length=256)
@@ -153,147 +153,6 @@ class SessionListEntry(SessionDetails):
 
 class SessionListOut(OkOut):
     result: list[SessionListEntry]
-
-
-# Users
-
-
-class UserQuery(Schema):
-    ust: Text
-    user_id: Text = ""
-    current_app: Text = ""
-
-
-class UserOut(OkOut):
-    user_id: str
-    username: str
-    email: str
-    display_name: str
-    first_name: str
-    middle_name: str
-    last_name: str
-    sign_up_time: str
-    is_confirmed: bool
-    is_approved: bool
-    is_locked: bool
-    is_superuser: bool
-    is_totp_enabled: bool
-    password_expiry: str | None
-    password_must_change: bool
-    app_list: list[str]
-
-
-class CreateUserIn(StrictInput):
-    ust: Text
-    username: Name
-    password: Password
-    email: Name
-    display_name: Text = Field("", max_length=256)
-    first_name: Text = Field("", max_length=128)
-    middle_name: Text = Field("", max_length=128)
-    last_name: Text = Field("", max_length=128)
-    is_superuser: StrictBool = False
-    auto_approve: StrictBool = False
-    password_must_change: StrictBool = False
-    current_app: Text = ""
-
-
-class CreatedOut(OkOut):
-    user_id: str
-
-
-class UpdateUserIn(StrictInput):
-    ust: Text
-    user_id: Text = ""
-    current_app: Text = ""
-    display_name: Text | None = Field(None, max_length=256)
-    first_name: Text | None = Field(None, max_length=128)
-    middle_name: Text | None = Field(None, max_length=128)
-    last_name: Text | None = Field(None, max_length=128)
-    email: Name | None = Field(None, description="Super-users only")
-    is_approved: StrictBool | None = Field(None, description="Super-users only")
-    is_locked: StrictBool | None = Field(None, description="Super-users only")
-    password_must_change: StrictBool | None = Field(None, description="Super-users only")
-
-
-class UserIdIn(StrictInput):
-    ust: Text
-    user_id: Text
-    current_app: Text = ""
-
-
-class SearchIn(StrictInput):
-    ust: Text
-    user_id: Text | None = None
-    username: Text | None = None
-    email: Text | None = None
-    display_name: Text | None = None
-    first_name: Text | None = None
-    middle_name: Text | None = None
-    last_name: Text | None = None
-    sign_up_status: Literal["", "to-confirm", "confirmed"] = ""
-    approval_status: Literal["", "before_decision", "approved"] = ""
-    is_name_exact: StrictBool = Field(True, description="false: match anywhere in the value")
-    page: WholeNumber = Field(1, ge=1, le=1_000_000)
-    page_size: WholeNumber = Field(50, ge=1, le=100)
-    current_app: Text = ""
-
-
-class UserSummary(Schema):
-    user_id: str
-    username: str
-    email: str
-    display_name: str
-    sign_up_time: str
-    is_confirmed: bool
-    is_approved: bool
-    is_locked: bool
-
-
-class SearchOut(OkOut):
-    result: list[UserSummary]
-    total: int
-    num_pages: int
-    page: int
-    has_next_page: bool
-    has_prev_page: bool
-    next_page: int | None
-    prev_page: int | None
-
-
-class PasswordIn(StrictInput):
-    ust: Text
-    new_password: Password
-    old_password: Password = Field("", description="Required to change one's own password")
-    user_id: Text = Field("", description="Super-users: whose password to set")
-    password_expiry: AwareDatetime | None = Field(
-        None, strict=False, description="Super-users: when it expires (ISO 8601 with an offset)"
-    )
-    must_change: StrictBool = Field(
-        False, description="Super-users: the user must change it at log-in"
-    )
-    current_app: Text = ""
-
-
-class TotpIn(StrictInput):
-    ust: Text
-    totp_key: Text = Field(
-        "",
-        max_length=256,
-        # Base32 (RFC 4648, any case, spaces and padding ignored) of at least 128 bits.
-        pattern=r"^$|^ *(?:[A-Za-z2-7] *){26,}=*$",
-        description="Base32 of at least 128 bits (26 characters); generated when empty",
-    )
-    totp_label: Text = Field("", max_length=128)
-    totp_code: Text = Field(
-        "", max_length=16, description="A code of the current key, to replace it"
-    )
-    current_app: Text = ""
-
-
-class TotpOut(OkOut):
-    totp_key: str
-    provisioning_uri: str
 
 
 # Password reset

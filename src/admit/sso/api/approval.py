@@ -17,6 +17,7 @@ from admit.sso import flows
 from admit.sso.api.common import ok
 from admit.sso.api.signup import router
 from admit.sso.schemas import ApproveIn, OkOut, PendingQuery, PendingUserOut, RejectIn
+from admit.sso.user_schemas import RejectUserIn, UserIdIn
 
 
 @router.get(
@@ -63,5 +64,29 @@ def approve(request: HttpRequest, payload: ApproveIn) -> dict:
     operation_id="admit_sso_api_signup_reject",
 )
 def reject(request: HttpRequest, payload: RejectIn) -> dict:
+    flows.reject(payload.user_id, payload.reason, payload.ust, caller_of(request))
+    return ok(request)
+
+
+# Zato's paths for the same two decisions (create_cluster.add_sso_endpoints).
+
+
+@router.post(
+    "user/approve",
+    response={200: OkOut, **ERRORS},
+    summary="Approve a sign-up (super-user; Zato's path)",
+)
+def approve_user(request: HttpRequest, payload: UserIdIn) -> dict:
+    flows.approve(payload.user_id, payload.ust, caller_of(request))
+    return ok(request)
+
+
+@router.post(
+    "user/reject",
+    response={200: OkOut, **ERRORS},
+    summary="Reject a sign-up (super-user; Zato's path)",
+    description="The account is deleted (the seed), not kept as rejected as Zato does.",
+)
+def reject_user(request: HttpRequest, payload: RejectUserIn) -> dict:
     flows.reject(payload.user_id, payload.reason, payload.ust, caller_of(request))
     return ok(request)

@@ -34,3 +34,14 @@ def signup(request: HttpRequest) -> HttpResponse:
 def confirm(request: HttpRequest, payload: ConfirmIn) -> dict:
     flows.confirm_signup(payload.confirm_token, caller_of(request))
     return ok(request)
+
+
+@router.patch(
+    "user/signup",
+    response={200: OkOut, **ERRORS},
+    summary="Confirm a sign-up (Zato's method)",
+    operation_id="admit_sso_api_signup_confirm_patch",
+)
+def confirm_by_patch(request: HttpRequest, payload: ConfirmIn) -> dict:
+    flows.confirm_signup(payload.confirm_token, caller_of(request))
+    return ok(request)

@@ -15,21 +15,23 @@ from admit.sso.flows.sessions import (
     verify,
 )
 from admit.sso.flows.signup import SignupResult, confirm_signup, signup
+from admit.sso.flows.user_search import Criteria, SearchPage, console_search, search_users
 from admit.sso.flows.users import (
     NewUser,
-    SearchPage,
     change_password,
     create_superuser,
     create_user,
     delete_user,
     enable_totp,
     get_user,
-    search_users,
+    read_user,
+    reset_totp_key,
     set_lock,
     update_user,
 )
 
 __all__ = [
+    "Criteria",
     "LoginRequest",
     "LoginResult",
     "NewUser",
@@ -39,6 +41,7 @@ __all__ = [
     "approve",
     "change_password",
     "confirm_signup",
+    "console_search",
     "create_superuser",
     "create_user",
     "delete_user",
@@ -53,7 +56,9 @@ __all__ = [
     "login",
     "logout",
     "open_reset",
+    "read_user",
     "reject",
+    "reset_totp_key",
     "renew",
     "request_reset",
     "search_users",

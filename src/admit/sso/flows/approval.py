@@ -59,7 +59,7 @@ def list_pending(ust: str, status: PendingStatus, page: int, page_size: int) -> 
 def _waiting_user(user_id: str) -> User:
     user = User.objects.select_for_update().filter(user_id=user_id).first()
     if user is None:
-        raise AdmitError(Code.NOT_ALLOWED, "no such user")
+        raise AdmitError(Code.USER_ID_INVALID, "no such user", shown=[Code.USER_ID_INVALID])
     return user
 
 

@@ -63,7 +63,7 @@ def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
         audit.extra_data = {"username": request.username[:128]}
         unit_of_work.on_conflict(_conflict)
         _check_allowed(request, caller)
-        owner = _account_with_address(request.email)
+        owner = _account_with_address(request.email) if request.email else None
         if owner is not None and policy.signup.inform_if_email_exists:
             raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken")
         user = _new_user(request, make_password(request.password), caller)
@@ -120,11 +120,12 @@ def _new_user(request: SignupRequest, password_hash: str, caller: Caller) -> Use
         username=request.username,
         username_key=normalize_username(request.username),
         email=request.email,
-        email_key=normalize_email(request.email),
+        email_key=normalize_email(request.email) if request.email else "",
         password=password_hash,
         display_name=request.display_name,
         sign_up_time=clock.now(),
         signup_app=request.current_app,
+        creation_ctx={"source": "signup", "current_app": request.current_app},
         app_list=list(dict.fromkeys(request.app_list)),
         remote_ip=caller.remote_ip,
         remote_addr=request.remote_addr[:255],

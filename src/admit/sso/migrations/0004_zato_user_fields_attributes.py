@@ -35,6 +35,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="user",
+            name="pending_email",
+            field=models.CharField(blank=True, max_length=254),
+        ),
+        migrations.AddField(
+            model_name="user",
             name="creation_ctx",
             field=models.JSONField(blank=True, default=dict),
         ),
