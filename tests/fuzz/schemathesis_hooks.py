@@ -48,7 +48,7 @@ SESSION_IN_DOUBT = {
     "E005002",  # locked
     "E005003",  # not confirmed
     "E005004",  # not approved
-    "E005005",  # no longer a super-user
+    "E005001",  # no longer a super-user (Zato's code for it; E005005 stays in the audit)
     "E007001",  # no such session
     "E007002",  # session expired
 }

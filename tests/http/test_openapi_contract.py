@@ -18,9 +18,11 @@ TOTP = "/zato/sso/user/totp"
 
 
 def test_a_whole_number_written_with_a_fraction_is_an_integer(api, admin_ust):
-    assert api.post(SEARCH, {"ust": admin_ust, "page": 1.0, "page_size": 5.0}).status_code == 200
+    assert (
+        api.post(SEARCH, {"ust": admin_ust, "cur_page": 1.0, "page_size": 5.0}).status_code == 200
+    )
     for wrong in ("1", 1.5, True):
-        refused(api.post(SEARCH, {"ust": admin_ust, "page": wrong}), "E008002", status=400)
+        refused(api.post(SEARCH, {"ust": admin_ust, "cur_page": wrong}), "E008002", status=400)
 
 
 def test_org_type_as_a_whole_float(client: Client, server: Server):

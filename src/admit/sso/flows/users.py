@@ -206,11 +206,14 @@ def update_user(
         audit.extra_data["fields"] = sorted(changes)
         if not changes:
             raise InputError(Code.INPUT_MISSING, "nothing to change")
-        if own and (
-            changes.get("is_locked") or changes.get("approval_status") not in (None, "approved")
-        ):
+        shuts_out = (
+            changes.get("is_locked")
+            or changes.get("approval_status") not in (None, "approved")
+            or changes.get("sign_up_status") == "before_confirmation"
+        )
+        if own and shuts_out:
             raise AdmitError(
-                Code.INVALID_OPERATION, "super-users cannot lock or unapprove themselves"
+                Code.INVALID_OPERATION, "super-users cannot lock, unapprove or unconfirm themselves"
             )
         for name, value in changes.items():
             _apply(user, name, value, actor, own, totp_code)
