@@ -261,6 +261,15 @@ def test_the_sweep_deletes_expired_attributes(api, alice, clock):
     assert list(Attribute.objects.values_list("name", flat=True)) == ["b"]
 
 
+def test_the_worker_sweeps_expired_attributes(api, alice, clock):
+    from admit.worker import sweep
+
+    okay(api.post(UA, {"ust": alice[1], "name": "a", "value": 1, "expiration": 60}))
+    clock.advance(seconds=61)
+    sweep()
+    assert not Attribute.objects.exists()
+
+
 @pytest.mark.parametrize("expiration", [0, -5, "60", 1.5, True])
 def test_expiration_must_be_a_positive_integer(api, alice, expiration):
     body = {"ust": alice[1], "name": "a", "value": 1, "expiration": expiration}
@@ -284,6 +293,17 @@ def test_get_with_decrypt_false_returns_the_stored_form(api, alice):
     okay(api.post(UA, {"ust": ust, "name": "secret", "value": "hunter2", "encrypt": True}))
     body = get(api, UA, ust=ust, name="secret", decrypt=False)
     assert body["value"] == Attribute.objects.get().value != "hunter2"
+
+
+def test_update_stores_the_new_value_as_its_encrypt_says(api, alice):
+    _, ust = alice
+    okay(api.post(UA, {"ust": ust, "name": "a", "value": "plain"}))
+    okay(api.call("PATCH", UA, {"ust": ust, "name": "a", "value": "hidden", "encrypt": True}))
+    assert "hidden" not in Attribute.objects.get().value
+    assert get(api, UA, ust=ust, name="a")["value"] == "hidden"
+    okay(api.call("PATCH", UA, {"ust": ust, "name": "a", "value": "open"}))
+    row = Attribute.objects.get()
+    assert not row.is_encrypted and json.loads(row.value) == "open"
 
 
 def test_no_value_is_in_the_audit_log(api, alice):

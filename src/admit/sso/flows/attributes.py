@@ -220,10 +220,12 @@ class _Write:
 
 def _lock(owner: Owner) -> None:
     """Serialise writers of one owner's attributes, so that the count limit holds."""
-    if owner.session is None:
-        User.objects.select_for_update().filter(pk=owner.user.pk).exists()
-    else:
-        Session.objects.select_for_update().filter(pk=owner.session.pk).exists()
+    rows = (
+        User.objects.filter(pk=owner.user.pk)
+        if owner.session is None
+        else Session.objects.filter(pk=owner.session.pk)
+    )
+    list(rows.select_for_update().values_list("pk", flat=True))
 
 
 def _start(audit: AuditEntry, whose: Whose, names_: list[str], many: bool) -> _Write:
