@@ -12,6 +12,7 @@ from admit.confirmations.engine import sweep_expired as sweep_confirmations
 from admit.core.ratelimit import sweep_expired as sweep_rate_counts
 from admit.mail.outbox import deliver_due
 from admit.remote.flows.confirm_login import sweep_spent as sweep_spent_login_links
+from admit.sso.flows.attributes import sweep_expired_attributes
 from admit.sso.flows.sessions import sweep_expired as sweep_sessions
 from admit.sso.flows.signup import sweep_held_signups
 from admit.sso.queries import forget_addresses_older_than
@@ -27,6 +28,7 @@ def sweep() -> None:
     sweep_rate_counts()
     sweep_held_signups()
     forget_addresses_older_than(known_since())
+    sweep_expired_attributes()
     sessions, confirmations = sweep_sessions(), sweep_confirmations()
     if sessions or confirmations:
         log.info("swept %s expired sessions, %s old confirmations", sessions, confirmations)
