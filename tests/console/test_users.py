@@ -53,9 +53,19 @@ def test_lock_ends_sessions_and_unlock(console, admin_ust):
 
 def test_a_superuser_cannot_lock_themselves(console, superuser):
     url = f"/console/users/{superuser.user_id}/lock/"
+    # Their own page offers no lock button ...
+    own_page = console.get(f"/console/users/{superuser.user_id}/").content.decode()
+    assert url not in own_page and "Lock (ends every session)" not in own_page
+    # ... and a forged post is refused with the reason (E008001, Zato's invalid operation),
+    # not the generic "Not allowed" that suggests the user may not exist.
     response = console.post(url, {"locked": "1"}, follow=True)
-    assert "Not allowed" in response.content.decode()
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert '<p class="notice error">super-users cannot lock themselves (E008001)</p>' in text
+    assert "Not allowed" not in text
     assert not User.objects.get(pk=superuser.pk).is_locked
+    assert Session.objects.filter(user=superuser).exists()  # still logged in
+    assert AuditEvent.objects.get(event="user.lock").error_codes == "E008001"
 
 
 def test_end_one_session_then_all(console, admin_ust, superuser):

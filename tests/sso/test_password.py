@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from admit.audit.models import AuditEvent
@@ -151,7 +153,7 @@ def test_a_superuser_sets_a_password_with_expiry_and_must_change(api, admin_ust,
         admin_ust,
         user_id=alice,
         new_password=NEW_PASSWORD,
-        password_expiry="2099-06-01T12:00:00+02:00",
+        password_expiry=30,
         must_change=True,
     )
     assert response.status_code == 200, response.content
@@ -159,7 +161,9 @@ def test_a_superuser_sets_a_password_with_expiry_and_must_change(api, admin_ust,
     assert not is_live(api, first) and not is_live(api, second)
     assert is_live(api, admin_ust)
     record = api.get("/zato/sso/user", {"ust": admin_ust, "user_id": alice}).json()
-    assert record["password_expiry"] == "2099-06-01T10:00:00"
+    # password_expiry is a number of days, as Zato has it.
+    in_30_days = clock() + timedelta(days=30)
+    assert record["password_expiry"] == in_30_days.strftime("%Y-%m-%dT%H:%M:%S")
     assert record["password_must_change"] is True
     row = AuditEvent.objects.get(event="user.password", outcome="ok")
     assert row.actor_user_id == User.objects.get(username="boss").user_id
@@ -180,20 +184,36 @@ def test_a_superuser_sets_a_password_with_expiry_and_must_change(api, admin_ust,
     assert not user.password_must_change and user.password_expiry is None
 
 
-def test_an_expiry_in_the_past_expires_the_password(api, admin_ust, alice):
-    response = change(
-        api,
-        admin_ust,
-        user_id=alice,
-        new_password=NEW_PASSWORD,
-        password_expiry="2001-01-01T00:00:00Z",
-    )
+def test_the_days_a_superuser_gives_run_out(api, admin_ust, alice, clock):
+    response = change(api, admin_ust, user_id=alice, new_password=NEW_PASSWORD, password_expiry=1)
     assert response.status_code == 200, response.content
+    clock.advance(hours=23)
+    assert log_in(api, NEW_PASSWORD).status_code == 200
+    clock.advance(hours=1, seconds=1)
     refused(log_in(api, NEW_PASSWORD), "E003004")
 
 
-@pytest.mark.parametrize("expiry", ["2099-06-01T12:00:00", "next week", "2099-13-01T00:00:00Z"])
-def test_an_expiry_needs_an_offset(api, admin_ust, alice, expiry):
+@pytest.mark.parametrize(
+    ("days", "expected_days"),
+    [(0, None), (-1, 10), (-1_000_000, 10), (None, 10), (3, 3)],
+)
+def test_zero_days_never_expire_and_below_zero_is_the_policy_default(
+    api, admin_ust, alice, policy, clock, days, expected_days
+):
+    policy(password={"expiry_days": 10})
+    body = {"user_id": alice, "new_password": NEW_PASSWORD}
+    if days is not None:
+        body["password_expiry"] = days
+    assert change(api, admin_ust, **body).status_code == 200
+    expiry = User.objects.get(user_id=alice).password_expiry
+    if expected_days is None:
+        assert expiry is None
+    else:
+        assert expiry == clock() + timedelta(days=expected_days)
+
+
+@pytest.mark.parametrize("expiry", ["30", "2099-06-01T12:00:00+00:00", 1.5, True, 1_000_001, [30]])
+def test_an_expiry_is_a_whole_number_of_days(api, admin_ust, alice, expiry):
     body = {"user_id": alice, "new_password": NEW_PASSWORD, "password_expiry": expiry}
     refused(change(api, admin_ust, **body), "E008002", status=400)
     assert log_in(api, GOOD_PASSWORD).status_code == 200
@@ -217,24 +237,34 @@ def test_a_superuser_needs_the_old_password_for_their_own(api, admin_ust, superu
 
 def test_a_user_cannot_set_another_users_password(api, alice_ust, superuser, admin_ust):
     body = {"user_id": superuser.user_id, "new_password": NEW_PASSWORD}
-    refused(change(api, alice_ust, **body), "E005005")
+    refused(change(api, alice_ust, **body), "E005001")
+    # Whether or not the other user exists.
+    refused(change(api, alice_ust, user_id="zusrnobody", new_password=NEW_PASSWORD), "E005001")
     assert is_live(api, admin_ust)
     assert log_in(api, ADMIN_PASSWORD, name="boss").status_code == 200
+    row = AuditEvent.objects.filter(event="user.password", outcome="error").first()
+    assert row.error_codes == "E005005"
 
 
 @pytest.mark.parametrize(
-    "extra", [{"password_expiry": "2199-01-01T00:00:00+00:00"}, {"must_change": True}]
+    "extra",
+    [{"password_expiry": 3650}, {"password_expiry": 0}, {"must_change": True}],
 )
-def test_a_user_cannot_set_their_own_expiry_or_flag(api, alice, alice_ust, policy, extra):
+def test_a_users_own_expiry_and_flag_are_ignored(api, alice, alice_ust, policy, clock, extra):
+    # As Zato: no error, and nothing granted; the policy decides the expiry.
+    policy(password={"expiry_days": 10})
     body = {"old_password": GOOD_PASSWORD, "new_password": NEW_PASSWORD, **extra}
-    refused(change(api, alice_ust, **body), "E005005")
-    assert log_in(api, GOOD_PASSWORD).status_code == 200
+    response = change(api, alice_ust, **body)
+    assert response.status_code == 200, response.content
     user = User.objects.get(user_id=alice)
-    assert user.password_expiry is None and not user.password_must_change
+    assert user.password_expiry == clock() + timedelta(days=10)
+    assert not user.password_must_change
+    response = log_in(api, NEW_PASSWORD)
+    assert response.status_code == 200 and response.json()["status"] == "ok"
 
 
 def test_setting_the_password_of_an_unknown_user(api, admin_ust):
-    refused(change(api, admin_ust, user_id="zusrnobody", new_password=NEW_PASSWORD), "E005001")
+    refused(change(api, admin_ust, user_id="zusrnobody", new_password=NEW_PASSWORD), "E001100")
 
 
 def test_changing_needs_a_live_session(api, alice, alice_ust, clock):

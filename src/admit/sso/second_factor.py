@@ -18,4 +18,8 @@ def claim_code(user: User, code: str) -> bool:
     claimed = User.objects.filter(pk=user.pk, totp_last_step=user.totp_last_step).update(
         totp_last_step=step
     )
+    if claimed == 1:
+        # The object too: a flow that saves it afterwards (PATCH /user switching TOTP on)
+        # would otherwise write the old step back, and the spent code would work again.
+        user.totp_last_step = step
     return claimed == 1

@@ -7,10 +7,10 @@ compatibility", says where admit keeps a safer rule.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AwareDatetime, Field, StrictBool
+from pydantic import AwareDatetime, BeforeValidator, Field, StrictBool
 
 from admit.http.schemas import MultilineText, Name, Password, StrictInput, Text, WholeNumber
 from admit.sso.schemas import OkOut
@@ -25,6 +25,18 @@ TOTP_KEY = Field(
     pattern=r"^$|^ *(?:[A-Za-z2-7] *){26,}=*$",
     description="Base32 of at least 128 bits (26 characters); generated when empty",
 )
+
+
+def _iso_text(value: Any) -> Any:
+    """A moment is ISO 8601 text: a number (which pydantic would read as a Unix time, so
+    PATCH /user/password's days sent here would expire the password at once) is refused."""
+    if isinstance(value, (bool, int, float)):
+        raise ValueError("must be an ISO 8601 date and time with an offset")
+    return value
+
+
+# ISO 8601 text with an offset; strict=False lets pydantic parse the text (a dict's string).
+IsoMoment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class UserQuery(Schema):
@@ -111,7 +123,7 @@ class UpdateUserIn(StrictInput):
     )
     # Super-users only:
     is_locked: StrictBool | None = None
-    password_expiry: AwareDatetime | None = Field(
+    password_expiry: IsoMoment | None = Field(
         None, strict=False, description="ISO 8601 with an offset"
     )
     password_must_change: StrictBool | None = None

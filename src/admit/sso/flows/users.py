@@ -362,7 +362,7 @@ def change_password(
         fields = set_password(
             user, new_password, must_change=by_superuser and must_change, expiry=expiry
         )
-        if actor.is_superuser and expiry_days == 0:
+        if by_superuser and expiry_days == 0:
             user.password_expiry = None
         user.save(update_fields=fields)
         end_sessions_of(user, keep=session if own else None)
