@@ -84,3 +84,21 @@ def test_service_refuses_to_start_on_bad_config(tmp_path):
     )
     assert result.returncode != 0
     assert "[signup] enabled must be true or false" in result.stderr
+
+
+def test_login_metadata_allowed_defaults_to_every_app():
+    policy = parse_policy({"apps": {"all": ["CRM", "ERP", "HR"], "login_allowed": ["CRM"]}})
+    assert policy.apps.login_metadata_allowed == ("CRM", "ERP", "HR")
+    given = parse_policy({"apps": {"login_metadata_allowed": ["ERP"]}})
+    assert given.apps.login_metadata_allowed == ("ERP",)
+    with pytest.raises(ConfigError, match="login_metadata_allowed"):
+        parse_policy({"apps": {"login_metadata_allowed": ["HR"]}})
+
+
+def test_password_about_to_expire_is_warn_or_refuse():
+    assert parse_policy({}).password.about_to_expire == "warn"
+    assert parse_policy({"password": {"about_to_expire": "refuse"}}).password.about_to_expire == (
+        "refuse"
+    )
+    with pytest.raises(ConfigError, match="about_to_expire"):
+        parse_policy({"password": {"about_to_expire": "maybe"}})

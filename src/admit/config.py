@@ -45,6 +45,9 @@ class AppsPolicy:
     all: tuple[str, ...] = ("CRM", "ERP")
     signup_allowed: tuple[str, ...] = ("CRM", "ERP")
     login_allowed: tuple[str, ...] = ("CRM", "ERP")
+    # Apps whose log-ins may send remote_addr or user_agent (E006001 otherwise). Left out of
+    # admit.toml, every app in ``all`` (see ``parse_policy``).
+    login_metadata_allowed: tuple[str, ...] = ("CRM", "ERP")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class PasswordPolicy:
     max_length: int = 256
     expiry_days: int = 0
     warn_days: int = 7
+    # A password within warn_days of its expiry: "warn" logs in with W003005, "refuse"
+    # refuses the log-in with E003006 (Zato's inform_if_about_to_expire = false).
+    about_to_expire: str = "warn"
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,9 @@ def parse_policy(document: dict[str, Any]) -> Policy:
     policy = Policy(
         **{name: _section(name, classes[name], document.get(name, {})) for name in classes}
     )
+    apps_section = document.get("apps", {})
+    if "login_metadata_allowed" not in apps_section:
+        policy = replace(policy, apps=replace(policy.apps, login_metadata_allowed=policy.apps.all))
     _check_apps(policy.apps)
     # The operator's next_pages add to the built-in portal pages rather than replace them.
     built_in = RemotePolicy().next_pages
@@ -226,6 +235,11 @@ def parse_policy(document: dict[str, Any]) -> Policy:
     if unknown:
         raise ConfigError(
             f"admit.toml: [session] app_expiry names apps not in [apps] all: {sorted(unknown)}"
+        )
+    if policy.password.about_to_expire not in ("warn", "refuse"):
+        raise ConfigError(
+            'admit.toml: [password] about_to_expire must be "warn" or "refuse",'
+            f" got {policy.password.about_to_expire!r}"
         )
     if policy.password.min_length > policy.password.max_length:
         raise ConfigError("admit.toml: [password] min_length is greater than max_length")
@@ -246,7 +260,7 @@ def _check_remote(remote: RemotePolicy) -> None:
 
 
 def _check_apps(apps: AppsPolicy) -> None:
-    for key in ("signup_allowed", "login_allowed"):
+    for key in ("signup_allowed", "login_allowed", "login_metadata_allowed"):
         unknown = set(getattr(apps, key)) - set(apps.all)
         if unknown:
             raise ConfigError(

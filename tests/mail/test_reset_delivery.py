@@ -64,8 +64,8 @@ def test_reset_end_to_end_over_smtp(api, alice, smtp):
     assert done.status_code == 200, done.content
     assert log_in(api, GOOD_PASSWORD).status_code == 403
     assert log_in(api, NEW_PASSWORD).status_code == 200
-    verify = api.post("/zato/sso/user/session", {"current_ust": session})
-    assert verify.status_code == 403 and verify.json()["sub_status"] == ["E007001"]
+    ended = api.get("/zato/sso/user/session/list", {"ust": session})
+    assert ended.status_code == 403 and ended.json()["sub_status"] == ["E007001"]
 
     # The notice.
     assert deliver_due() == 1

@@ -21,7 +21,7 @@ def test_sign_up_to_log_in_through_python(superuser):
     assert [user.username for user in page.users] == ["user1"] and page.total == 1
     sso.approve(admin, page.users[0].user_id)
     ust = sso.login("user1", GOOD_PASSWORD, "CRM").ust
-    assert sso.verify(ust)
+    assert sso.verify(admin, ust) and sso.verify(admin)
     assert sso.user(ust).remote_ip == "192.0.2.7"
     sso.logout(ust, "CRM")
     assert not sso.verify(admin, ust)

@@ -353,3 +353,86 @@ def test_python_api_login_counts_failures_too(db, member, policy):
     with pytest.raises(RateLimited):
         login(LoginRequest("user1", GOOD_PASSWORD, "CRM"), Caller())
     assert refresh(member).failed_logins == 5
+
+
+# Refused before anything is looked up: a null username, no password (Zato's E005001)
+
+
+def _count_hashes(monkeypatch) -> list[int]:
+    login_flow = importlib.import_module("admit.sso.flows.login")
+    checked: list[int] = []
+    real, real_method = login_flow.check_password, User.check_password
+    monkeypatch.setattr(
+        login_flow, "check_password", lambda *args: checked.append(1) or real(*args)
+    )
+    monkeypatch.setattr(
+        User, "check_password", lambda self, raw: checked.append(1) or real_method(self, raw)
+    )
+    return checked
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"username": None}, {"password": ""}, {"password": None}, {"password": "__missing__"}],
+)
+def test_a_null_username_or_no_password_is_e005001_not_400_and_hashes_nothing(
+    api, member, monkeypatch, changes
+):
+    checked = _count_hashes(monkeypatch)
+    body = credentials(**changes)
+    body = {key: value for key, value in body.items() if value != "__missing__"}
+    response = api.post(LOGIN, body)
+    assert response.status_code == 403 and codes(response) == ["E005001"]
+    assert set(response.json()) == {"status", "sub_status", "cid"}
+    assert checked == [] and not Session.objects.exists()
+    row = AuditEvent.objects.get(event="login")
+    assert row.outcome == "error" and row.error_codes == "E005001"
+    assert refresh(member).failed_logins == 0
+
+
+def test_a_missing_username_is_still_a_malformed_request(api, member):
+    body = credentials()
+    del body["username"]
+    assert api.post(LOGIN, body).status_code == 400
+
+
+def test_refusals_without_a_password_count_against_the_address(api, member, policy):
+    policy(rate_limits={"login_failures_per_address": (2, 60)})
+    for _ in range(2):
+        assert codes(api.post(LOGIN, credentials(password=""))) == ["E005001"]
+    assert api.post(LOGIN, credentials(username=None)).status_code == 429
+
+
+# Zato's check_login_metadata_allowed: remote_addr or user_agent in the body (E006001)
+
+
+@pytest.mark.parametrize("metadata", [{"remote_addr": "10.1.2.3"}, {"user_agent": "Probe/1"}])
+def test_login_metadata_from_an_app_not_in_login_metadata_allowed_is_e006001(
+    api, member, policy, metadata
+):
+    policy(apps={"login_metadata_allowed": ("ERP",)})
+    refused = api.post(LOGIN, credentials(**metadata))
+    assert refused.status_code == 403 and codes(refused) == ["E006001"]
+    assert not Session.objects.exists()
+    assert api.post(LOGIN, credentials(current_app="ERP", **metadata)).status_code == 200
+    # Without metadata in the body (the User-Agent header is no metadata) CRM logs in.
+    assert api.post(LOGIN, credentials(), HTTP_USER_AGENT="curl/8").status_code == 200
+
+
+def test_login_metadata_is_checked_only_after_the_password(api, member, policy):
+    policy(apps={"login_metadata_allowed": ()})
+    wrong = api.post(LOGIN, credentials(password="not it", remote_addr="10.1.2.3"))
+    assert codes(wrong) == ["E005001"]
+
+
+# Zato's check_password_about_to_expire with inform_if_about_to_expire off (E003006)
+
+
+def test_password_about_to_expire_refuse_is_e003006(api, member, clock, policy):
+    policy(password={"about_to_expire": "refuse"})
+    User.objects.filter(pk=member.pk).update(password_expiry=clock() + timedelta(days=6))
+    refused = api.post(LOGIN, credentials())
+    assert refused.status_code == 403 and codes(refused) == ["E003006"]
+    assert not Session.objects.exists()
+    User.objects.filter(pk=member.pk).update(password_expiry=clock() + timedelta(days=8))
+    assert api.post(LOGIN, credentials()).json()["status"] == "ok"

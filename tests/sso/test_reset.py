@@ -11,7 +11,7 @@ from admit.audit.models import AuditEvent
 from admit.confirmations.models import Confirmation
 from admit.core.secrets import digest
 from admit.mail.models import OutgoingEmail
-from admit.sso.models import User
+from admit.sso.models import Session, User
 from tests.conftest import GOOD_PASSWORD, ApiClient, codes, make_user, refused
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +27,8 @@ def log_in(api, password: str, name: str = "alice"):
 
 
 def is_live(api, ust: str) -> bool:
-    response = api.post("/zato/sso/user/session", {"current_ust": ust})
-    return response.status_code == 200 and response.json()["is_valid"]
+    """Whether ``ust`` is live, as its owner learns it: by listing their own sessions."""
+    return api.get("/zato/sso/user/session/list", {"ust": ust}).status_code == 200
 
 
 def ask(api, credential: str):
@@ -139,8 +139,8 @@ def test_reset_changes_the_password_and_ends_every_session(api, admin_ust, alice
     assert "alice" in notice.body_text and "every session" in notice.body_text
 
     # Nothing can be replayed.
-    refused(finish(api, token, reset_key, "Another password entirely"), "E005007")
-    refused(open_(api, token), "E005007")
+    refused(finish(api, token, reset_key, "Another password entirely"), "E010001")
+    refused(open_(api, token), "E010001")
     assert log_in(api, NEW_PASSWORD).status_code == 200
 
     row = AuditEvent.objects.get(event="password.reset", outcome="ok")
@@ -152,7 +152,7 @@ def test_a_token_opens_once(api, alice):
     ask(api, "alice")
     token = mailed_token()
     reset_key = reset_key_for(api, token)
-    refused(open_(api, token), "E005007")
+    refused(open_(api, token), "E010001")
     # The first key still works.
     assert finish(api, token, reset_key).status_code == 200
 
@@ -164,9 +164,9 @@ def test_a_reset_key_goes_only_with_its_own_users_token(api, admin_ust, alice):
     alice_token, bob_token = mailed_token(), mailed_token("bob@example.com")
     alice_key = reset_key_for(api, alice_token)
     reset_key_for(api, bob_token)
-    refused(finish(api, bob_token, alice_key), "E005006")
-    refused(finish(api, "zcnt" + "0" * 32, alice_key), "E005006")
-    refused(finish(api, "garbage", alice_key), "E005006")
+    refused(finish(api, bob_token, alice_key), "E010001")
+    refused(finish(api, "zcnt" + "0" * 32, alice_key), "E010001")
+    refused(finish(api, "garbage", alice_key), "E010001")
     assert log_in(api, GOOD_PASSWORD).status_code == 200
     assert log_in(api, GOOD_PASSWORD, "bob").status_code == 200
 
@@ -175,8 +175,8 @@ def test_the_token_is_not_a_reset_key_nor_the_other_way_round(api, alice):
     ask(api, "alice")
     token = mailed_token()
     reset_key = reset_key_for(api, token)
-    refused(finish(api, token, token), "E005006")
-    refused(open_(api, reset_key), "E005006")
+    refused(finish(api, token, token), "E010001")
+    refused(open_(api, reset_key), "E010001")
     assert finish(api, token, reset_key).status_code == 200
 
 
@@ -187,13 +187,40 @@ def test_an_unopened_token_cannot_finish_a_reset(api, alice):
     second = mailed_token()
     key_of_first = reset_key_for(api, first)
     # The second token was never opened: it does not vouch for any key.
-    refused(finish(api, second, key_of_first), "E005006")
+    refused(finish(api, second, key_of_first), "E010001")
+
+
+def test_every_unusable_token_or_key_is_e010001_as_zato_and_the_audit_keeps_why(api, alice):
+    ask(api, "alice")
+    token = mailed_token()
+    reset_key = reset_key_for(api, token)
+    assert finish(api, token, reset_key).status_code == 200
+    refused(open_(api, token), "E010001")  # spent
+    refused(finish(api, token, reset_key), "E010001")  # spent key
+    refused(open_(api, "zcnt" + "0" * 32), "E010001")  # unknown
+    rows = AuditEvent.objects.filter(outcome="error").order_by("id")
+    assert [(row.event, row.error_codes) for row in rows] == [
+        ("password.reset_open", "E005007"),
+        ("password.reset", "E005007"),
+        ("password.reset_open", "E005006"),
+    ]
+
+
+def test_a_reset_ends_every_session_of_the_user(api, admin_ust, alice):
+    sessions = [log_in(api, GOOD_PASSWORD).json()["ust"] for _ in range(3)]
+    ask(api, "alice")
+    token = mailed_token()
+    assert finish(api, token, reset_key_for(api, token)).status_code == 200
+    for ust in sessions:
+        check = api.post("/zato/sso/user/session", {"current_ust": admin_ust, "target_ust": ust})
+        assert check.json()["is_valid"] is False
+    assert not Session.objects.filter(user__user_id=alice).exists()
 
 
 def test_unknown_and_malformed_tokens(api, db):
-    refused(open_(api, "zcnt" + "0" * 32), "E005006")
-    refused(open_(api, "not a token"), "E005006")
-    refused(open_(api, ""), "E005006")
+    refused(open_(api, "zcnt" + "0" * 32), "E010001")
+    refused(open_(api, "not a token"), "E010001")
+    refused(open_(api, ""), "E010001")
 
 
 def test_a_finished_reset_revokes_the_users_other_links(api, alice):
@@ -206,8 +233,8 @@ def test_a_finished_reset_revokes_the_users_other_links(api, alice):
     opened_token = mailed_token()
     other_key = reset_key_for(api, opened_token)
     assert finish(api, token, reset_key_for(api, token)).status_code == 200
-    refused(open_(api, other_token), "E005006")
-    refused(finish(api, opened_token, other_key, "Yet another passphrase"), "E005006")
+    refused(open_(api, other_token), "E010001")
+    refused(finish(api, opened_token, other_key, "Yet another passphrase"), "E010001")
     assert log_in(api, NEW_PASSWORD).status_code == 200
 
 
@@ -258,14 +285,14 @@ def test_the_token_expires_after_token_max_age(api, alice, clock, policy):
     clock.advance(seconds=599)
     assert open_(api, early).status_code == 200
     clock.advance(seconds=2)
-    refused(open_(api, late), "E005006")
+    refused(open_(api, late), "E010001")
 
 
 def test_the_default_token_lives_a_day(api, alice, clock):
     ask(api, "alice")
     token = mailed_token()
     clock.advance(hours=24, seconds=1)
-    refused(open_(api, token), "E005006")
+    refused(open_(api, token), "E010001")
 
 
 def test_the_reset_key_expires_after_reset_key_max_age(api, alice, clock, policy):
@@ -274,7 +301,7 @@ def test_the_reset_key_expires_after_reset_key_max_age(api, alice, clock, policy
     token = mailed_token()
     reset_key = reset_key_for(api, token)
     clock.advance(seconds=301)
-    refused(finish(api, token, reset_key), "E005006")
+    refused(finish(api, token, reset_key), "E010001")
     assert log_in(api, GOOD_PASSWORD).status_code == 200
     assert not OutgoingEmail.objects.filter(template="password_changed").exists()
 

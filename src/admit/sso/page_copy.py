@@ -57,6 +57,11 @@ def sentence(code: str, on: str = "") -> str:
         Code.NO_SUCH_CONFIRM_TOKEN: "This reset token is unknown or has expired."
         " Ask for a new one.",
         Code.ALREADY_CONFIRMED: "This reset token was already used. Ask for a new one.",
+        Code.RESET_TOKEN_UNUSABLE: "This reset link cannot be used any more: it is unknown,"
+        " has expired or was already used. Ask for a new one.",
+        Code.PASSWORD_ABOUT_TO_EXPIRE: "Your password is about to expire. Choose a new one"
+        " with “Forgot your password?”, then log in.",
+        Code.METADATA_NOT_ALLOWED: "This application may not log people in this way.",
         Code.TOTP_CODE_MISSING: "Enter the 6-digit code from your authenticator app.",
         Code.TOTP_CODE_INVALID: "This code is wrong or was already used."
         " Wait for the next one and try again.",

@@ -98,13 +98,17 @@ def forget_addresses_older_than(when: datetime) -> int:
 class LiveRow(NamedTuple):
     expires_at: datetime
     user_id: int
-    is_superuser: bool
+    # The session's user is a super-user who may act now: confirmed, approved, not locked
+    # (``User.is_active``), as ``flows.sessions.superuser_for`` requires.
+    is_active_superuser: bool
 
 
 @cache
 def _live_sessions_sql(count: int) -> str:
     return (
-        f"SELECT s.ust_digest, s.expires_at, s.user_id, u.is_superuser FROM {sql.table(Session)} s"  # noqa: S608
+        "SELECT s.ust_digest, s.expires_at, s.user_id,"  # noqa: S608
+        " (u.is_superuser AND NOT u.is_locked AND u.confirmed_at IS NOT NULL"
+        f" AND u.approval_status = %s) FROM {sql.table(Session)} s"
         f" JOIN {sql.table(User)} u ON u.id = s.user_id"
         f" WHERE s.ust_digest IN ({', '.join(['%s'] * count)})"
     )
@@ -112,9 +116,12 @@ def _live_sessions_sql(count: int) -> str:
 
 def live_sessions(digests: list[str]) -> dict[str, LiveRow]:
     """The sessions with these digests (one or two: the caller's and the one asked about),
-    each with its expiry, user and whether that user is a super-user: the session check's one
-    query, written out because the ORM spent longer building it than the database answering."""
-    found = sql.fetch_all(_live_sessions_sql(len(digests)), digests)
+    each with its expiry, user and whether that user is an active super-user: the session
+    check's one query, written out because the ORM spent longer building it than the
+    database answering."""
+    found = sql.fetch_all(
+        _live_sessions_sql(len(digests)), [User.Approval.APPROVED.value, *digests]
+    )
     return {
         ust_digest: LiveRow(_aware(expires_at), user_id, bool(superuser))
         for ust_digest, expires_at, user_id, superuser in found

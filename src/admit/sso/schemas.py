@@ -45,8 +45,9 @@ class RejectIn(StrictInput):
 
 
 class LoginIn(StrictInput):
-    username: Text
-    password: Password
+    # A null username, or no password, is a refused log-in (E005001), not a malformed request.
+    username: Text | None
+    password: Password | None = None
     current_app: Text
     totp_code: Text = Field("", max_length=16)
     new_password: Password = Field(
@@ -101,9 +102,16 @@ class SessionIn(StrictInput):
     current_app: Text = ""
 
 
+class VerifyIn(StrictInput):
+    current_ust: Text = Field(description="A super-user's (E005001 otherwise)")
+    # Not required by the schema: a missing one is Zato's E007001, not a malformed request.
+    target_ust: Text = Field("", description="The session to check (E007001 without it)")
+    current_app: Text = ""
+
+
 class SessionQuery(Schema):
-    current_ust: Text
-    target_ust: Text = ""
+    current_ust: Text = Field(description="A super-user's (E005001 otherwise)")
+    target_ust: Text = Field("", description="The session to read (E007001 without it)")
     current_app: Text = ""
 
 
@@ -113,8 +121,12 @@ class UstIn(StrictInput):
 
 
 class SessionListQuery(Schema):
-    ust: Text
-    user_id: Text = Field("", description="A super-user may list another user's sessions")
+    ust: Text = Field("", description="The caller's own sessions")
+    current_ust: Text = Field("", description="With target_ust, instead of ust")
+    target_ust: Text = Field(
+        "", description="With current_ust: the sessions of the user owning this session"
+    )
+    user_id: Text = Field("", description="With ust: a super-user may list another user's")
     current_app: Text = ""
 
 
@@ -126,20 +138,22 @@ class RenewOut(OkOut):
     expiration_time: str
 
 
-class SessionEventOut(Schema):
-    kind: Literal["login", "renew"]
-    time: str
+class SessionStateChange(Schema):
     remote_addr: str | None
     user_agent: str
+    timestamp_utc: str
+    ctx_source: Literal["login", "renew"]
+    idx: int = Field(description="1 for the log-in, then one more for each renewal")
 
 
 class SessionDetails(Schema):
     creation_time: str
     expiration_time: str
-    current_app: str
-    remote_addr: str | None
-    remote_name: str
+    remote_addr: str | None = Field(
+        description="The remote_addr given at log-in, else the client's IP address"
+    )
     user_agent: str
+    current_app: str = Field(description="admit's own: the app the session was opened for")
 
 
 class SessionOut(OkOut, SessionDetails):
@@ -147,8 +161,10 @@ class SessionOut(OkOut, SessionDetails):
 
 
 class SessionListEntry(SessionDetails):
+    auth_type: Literal["default"] = "default"
+    auth_principal: str = Field(description="The username")
+    session_state_change_list: list[SessionStateChange]
     ust: str | None = Field(None, description="Only ever the caller's own current session's token")
-    history: list[SessionEventOut]
 
 
 class SessionListOut(OkOut):

@@ -203,7 +203,7 @@ def reset_set_page(request: HttpRequest) -> HttpResponse:
         context["errors"] = {name: list(errs) for name, errs in form.errors.items()}
         return render(request, "sso/reset_set.html", context, status=400)
     caller = caller_of(request)
-    renamed = {"E003": "new_password", "E005": "token"}
+    renamed = {"E003": "new_password", "E005": "token", "E010": "token"}
     try:
         # Judged before the token is spent, so a refused password costs no new e-mail.
         check_new_password(data["new_password"])

@@ -26,13 +26,17 @@ router = Router(tags=["sign-up and log-in"])
     "user/login",
     response={200: LoginOut, **ERRORS},
     summary="Log in",
-    description='A password about to expire answers `"status": "warning"`, `W003005`, a `ust`.',
+    description='A password about to expire answers `"status": "warning"`, `W003005`, a `ust` '
+    '(or E003006 with `[password] about_to_expire = "refuse"`). A null username or no '
+    "password is E005001.",
     openapi_extra=documented_body(LoginIn),
     operation_id="admit_sso_api_signup_login",
 )
 def login(request: HttpRequest) -> HttpResponse:
     payload = read_body(request, LoginIn)
-    fields = payload.model_dump(exclude={"user_agent"})
+    fields = payload.model_dump()
+    fields["username"] = fields["username"] or ""
+    fields["password"] = fields["password"] or ""
     result = flows.login(LoginRequest(**fields), caller_of(request, payload.user_agent))
     status: Literal["ok", "warning"] = "warning" if result.warnings else "ok"
     sub_status = result.warnings or None

@@ -30,7 +30,9 @@ class LoginRequest:
     current_app: str
     totp_code: str = ""
     new_password: str = ""
+    # What the application says of its own user; only [apps] login_metadata_allowed may.
     remote_addr: str = ""
+    user_agent: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class _Attempt:
     def authenticate(self) -> User:
         """The user, once the throttle admits the guess and the password and TOTP code are
         right. Refusals after the right password (unapproved, code missing) are not failures."""
+        if not self.username_key or not self.request.password:
+            # No username or no password: refused as a wrong password is, before anything is
+            # looked up or hashed. The guess still takes its slots from the address's buckets.
+            self.guesses.admit(known_address=True)
+            raise AdmitError(
+                Code.NOT_ALLOWED, "no username or no password", shown=[Code.NOT_ALLOWED]
+            )
         found = queries.login_candidate(self.username_key, self.address, throttle.known_since())
         self.address_last_seen = found.address_last_seen
         self.guesses.admit(self.known_address)
@@ -154,8 +163,9 @@ def _not_approved(user: User) -> AdmitError:
 def _check_account(
     user: User, request: LoginRequest, known_address: bool, audit: AuditEntry
 ) -> list[str]:
-    """App, lock, confirmation, password expiry, forced change; returns the warnings. An
-    automatic lock lets its owner in from a known address (the log-in then lifts it)."""
+    """App, lock, confirmation, password expiry, the app's right to send metadata, a password
+    about to expire, forced change (Zato's order); returns the warnings. An automatic lock
+    lets its owner in from a known address (the log-in then lifts it)."""
     policy = settings.ADMIT_POLICY
     if request.current_app not in policy.apps.login_allowed:
         raise AdmitError(Code.APP_INVALID, f"app {request.current_app!r} may not log users in")
@@ -170,6 +180,16 @@ def _check_account(
         raise _hidden_unless(
             policy.login.inform_if_password_expired, Code.PASSWORD_EXPIRED, "password expired"
         )
+    if (request.remote_addr or request.user_agent) and (
+        request.current_app not in policy.apps.login_metadata_allowed
+    ):
+        raise AdmitError(
+            Code.METADATA_NOT_ALLOWED,
+            f"app {request.current_app!r} may not send remote_addr or user_agent",
+        )
+    warn_from = now + timedelta(days=policy.password.warn_days)
+    if _expires_before(user, warn_from) and policy.password.about_to_expire == "refuse":
+        raise AdmitError(Code.PASSWORD_ABOUT_TO_EXPIRE, "password about to expire")
     if user.password_must_change:
         if not request.new_password:
             raise AdmitError(Code.PASSWORD_MUST_CHANGE, "the password must be changed")
@@ -177,10 +197,12 @@ def _check_account(
         user.save(update_fields=fields)
         end_sessions_of(user)
         audit.extra_data["password_changed"] = True
-    warn_from = now + timedelta(days=policy.password.warn_days)
-    if user.password_expiry and user.password_expiry <= warn_from:
-        return [Code.PASSWORD_EXPIRING]
-    return []
+    # A forced change has just set a new password, with its own expiry.
+    return [Code.PASSWORD_EXPIRING] if _expires_before(user, warn_from) else []
+
+
+def _expires_before(user: User, moment: datetime) -> bool:
+    return user.password_expiry is not None and user.password_expiry <= moment
 
 
 def logout(ust: str, current_app: str, caller: Caller) -> None:

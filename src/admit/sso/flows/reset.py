@@ -5,17 +5,22 @@
 2. ``open_reset(token)`` spends the token and returns a ``reset_key`` valid for a few minutes.
 3. ``finish_reset(token, reset_key, password)`` sets the password, spends the key, ends every
    session of the user and e-mails a notice.
+
+A token or key that cannot be used, for whatever reason, is E010001 (Zato's).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db.models import Q
 
 from admit.audit.log import audited
 from admit.confirmations import engine as confirmations
+from admit.confirmations.engine import ConfirmationError
 from admit.confirmations.models import Confirmation
 from admit.core import clock
 from admit.core.context import Caller
@@ -102,9 +107,24 @@ def _duration(seconds: int) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
+@contextmanager
+def _unusable_as_e010001() -> Iterator[None]:
+    """Every refusal of a token or key is Zato's E010001 to the caller, whatever the reason
+    (unknown, malformed, expired, spent, a key of another token); the audit keeps the true
+    code (E005006, or E005007 for a spent one)."""
+    try:
+        yield
+    except ConfirmationError as error:
+        raise _unusable(error.codes, error.message) from error
+
+
+def _unusable(codes: list[Code], message: str) -> AdmitError:
+    return AdmitError(codes, message, shown=[Code.RESET_TOKEN_UNUSABLE])
+
+
 def open_reset(token: str, caller: Caller) -> str:
     """Spends the e-mailed token; returns the reset key that goes with it."""
-    with audited("password.reset_open", caller) as audit:
+    with audited("password.reset_open", caller) as audit, _unusable_as_e010001():
         confirmation = confirmations.lookup(token, kinds=(RESET_TOKEN,))
         confirmations.spend(confirmation)
         user = User.objects.get(pk=confirmation.object_id)
@@ -113,7 +133,7 @@ def open_reset(token: str, caller: Caller) -> str:
 
 
 def finish_reset(token: str, reset_key: str, password: str, caller: Caller) -> None:
-    with audited("password.reset", caller) as audit:
+    with audited("password.reset", caller) as audit, _unusable_as_e010001():
         key = confirmations.lookup(reset_key, kinds=(RESET_KEY,))
         opened = Confirmation.objects.filter(
             key_digest=digest(token),
@@ -122,8 +142,8 @@ def finish_reset(token: str, reset_key: str, password: str, caller: Caller) -> N
             used_at__lte=key.created_at,
         ).exists()
         if not opened:
-            raise AdmitError(
-                Code.NO_SUCH_CONFIRM_TOKEN, "the reset key does not go with this token"
+            raise _unusable(
+                [Code.NO_SUCH_CONFIRM_TOKEN], "the reset key does not go with this token"
             )
         user = User.objects.select_for_update().get(pk=key.object_id)
         audit.target_user_id = user.user_id

@@ -10,7 +10,7 @@ from django.db.models import Prefetch
 from admit.audit.log import audited
 from admit.core import clock, unit_of_work
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import AdmitError, Code, InputError
 from admit.core.secrets import digest, is_secret_shaped, new_secret
 from admit.sso import queries
 from admit.sso.models import Session, SessionEvent, User
@@ -99,30 +99,43 @@ def _target(caller_session: Session, target_ust: str) -> Session:
 
 
 def verify(current_ust: str, target_ust: str) -> bool:
-    """Is ``target_ust`` a live session? The relying application's hot path: one indexed
-    look-up per distinct token, nothing written."""
+    """Is ``target_ust`` a live session? Zato's check: only a super-user's ``current_ust`` may
+    ask (E005001 otherwise, also about one's own session), and the answer is false for a
+    target that is unknown, expired or not a token at all. The relying application's hot
+    path: one indexed query, nothing written."""
+    if not target_ust:
+        raise AdmitError(Code.NO_SUCH_SESSION, "no target_ust")
     now = clock.now()
     if not is_secret_shaped(current_ust, UST_PREFIX):
         raise AdmitError(Code.NO_SUCH_SESSION, "no such session")
-    wanted = {
-        digest(current_ust),
-        digest(target_ust) if is_secret_shaped(target_ust, UST_PREFIX) else "",
-    }
+    target_shaped = is_secret_shaped(target_ust, UST_PREFIX)
+    wanted = {digest(current_ust), digest(target_ust) if target_shaped else ""}
     rows = queries.live_sessions(sorted(wanted - {""}))
     caller = rows.get(digest(current_ust))
     if caller is None:
         raise AdmitError(Code.NO_SUCH_SESSION, "no such session")
     if caller.expires_at <= now:
         raise AdmitError(Code.SESSION_EXPIRED, "session expired")
-    target = rows.get(digest(target_ust)) if is_secret_shaped(target_ust, UST_PREFIX) else None
-    own = target is not None and target.user_id == caller.user_id
-    if target_ust != current_ust and not (own or caller.is_superuser):
-        raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may verify others' sessions")
+    if not caller.is_active_superuser:
+        raise AdmitError(Code.NOT_ALLOWED, "only a super-user may verify sessions")
+    target = rows.get(digest(target_ust)) if target_shaped else None
     return target is not None and target.expires_at > now
 
 
+def _active_superuser_session(current_ust: str) -> Session:
+    """The caller's live session, if it is an active super-user's; E005001 otherwise."""
+    session = live_session(current_ust)
+    if not (session.user.is_superuser and session.user.is_active):
+        raise AdmitError(Code.NOT_ALLOWED, "a super-user's current_ust is required")
+    return session
+
+
 def describe(current_ust: str, target_ust: str) -> Session:
-    return _target(live_session(current_ust), target_ust)
+    """The session ``target_ust``, for a super-user's ``current_ust`` (Zato's ``get``)."""
+    if not target_ust:
+        raise AdmitError(Code.NO_SUCH_SESSION, "no target_ust")
+    _active_superuser_session(current_ust)
+    return live_session(target_ust)
 
 
 def renew(ust: str, current_app: str, caller: Caller) -> datetime:
@@ -135,19 +148,42 @@ def renew(ust: str, current_app: str, caller: Caller) -> datetime:
         return session.expires_at
 
 
-def list_sessions(ust: str, user_id: str = "") -> list[Session]:
-    """The caller's live sessions, or, for a super-user naming ``user_id``, that user's."""
-    caller = user_for(ust)
-    owner = caller
-    if user_id and user_id != caller.user_id:
-        if not caller.is_superuser:
-            raise AdmitError(Code.SUPERUSER_REQUIRED, "only a super-user may list others' sessions")
+def list_sessions(
+    ust: str = "", user_id: str = "", *, current_ust: str = "", target_ust: str = ""
+) -> list[Session]:
+    """Live sessions, oldest first, with their user and events. Zato's two selectors: ``ust``
+    alone, the caller's own; or ``current_ust`` with ``target_ust``, the sessions of the user
+    owning ``target_ust`` (a super-user's, or the caller's own; E005001 otherwise, whether or
+    not the target exists). admit's own: ``ust`` with ``user_id``, a super-user's view of that
+    user's sessions. Giving both selectors, or neither, is E008002."""
+    if ust and (current_ust or target_ust):
+        raise InputError(Code.INPUT_INVALID, "ust goes without current_ust and target_ust")
+    if not ust and not (current_ust and target_ust):
+        raise InputError(Code.INPUT_INVALID, "ust, or current_ust with target_ust, is required")
+    if user_id and not ust:
+        raise InputError(Code.INPUT_INVALID, "user_id goes with ust")
+    caller = live_session(ust or current_ust)
+    owner = caller.user
+    if user_id and user_id != owner.user_id:
+        if not (owner.is_superuser and owner.is_active):
+            raise AdmitError(Code.NOT_ALLOWED, "only a super-user may list others' sessions")
         found = User.objects.filter(user_id=user_id).first()
         if found is None:
             raise AdmitError(Code.NOT_ALLOWED, "no such user")
         owner = found
+    elif target_ust and digest(target_ust) != caller.ust_digest:
+        target = session_for(target_ust)
+        own = target is not None and target.user_id == caller.user_id
+        if not (own or (caller.user.is_superuser and caller.user.is_active)):
+            raise AdmitError(Code.NOT_ALLOWED, "only a super-user may list others' sessions")
+        if target is None:
+            raise AdmitError(Code.NO_SUCH_SESSION, "no such target session")
+        if target.expires_at <= clock.now():
+            raise AdmitError(Code.SESSION_EXPIRED, "target session expired")
+        owner = target.user
     return list(
         Session.objects.filter(user=owner, expires_at__gt=clock.now())
+        .select_related("user")
         .order_by("created_at", "id")
         .prefetch_related(Prefetch("events", queryset=SessionEvent.objects.order_by("at", "id")))
     )
