@@ -451,7 +451,8 @@ def test_each_attempt_writes_exactly_one_row_with_its_true_outcome(api, admin_us
             "an approval by someone not a super-user",
             lambda: api.post(APPROVE, {"user_id": ann(), "ust": kept["dee"]}),
             "signup.approve",
-            codes="E005005",
+            codes="E005005",  # the audit's true code; the caller sees Zato's E005001
+            answered=["E005001"],
             status=403,
         ),
         Attempt(

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from admit.audit.models import AuditEvent
+from admit.core import clock as admit_clock
 from admit.core import totp
 from admit.core.context import Caller
 from admit.sso.flows.users import NewUser, _insert
@@ -41,7 +42,12 @@ def with_totp(api: ApiClient, user: User) -> str:
     ust = api.post(LOGIN, credentials(username=user.username)).json()["ust"]
     response = api.call("PATCH", "/zato/sso/user/totp", {"ust": ust})
     assert response.status_code == 200
-    return response.json()["totp_key"]
+    secret = response.json()["totp_key"]
+    # Switched on with the previous step's code, so that the current one stays unspent.
+    switch = totp.code_at(secret, totp.step_of(admit_clock.now()) - 1)
+    body = {"ust": ust, "is_totp_enabled": True, "totp_code": switch}
+    assert api.call("PATCH", "/zato/sso/user", body).status_code == 200
+    return secret
 
 
 def code_now(secret: str, clock, steps: int = 0) -> str:

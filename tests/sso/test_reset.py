@@ -106,7 +106,11 @@ def test_locked_and_unapproved_accounts_get_no_email(api, admin_ust, alice):
     api.post("/zato/sso/user/lock", {"ust": admin_ust, "user_id": alice})
     make_user(api, admin_ust, "bob")
     bob = User.objects.get(username="bob").user_id
-    api.call("PATCH", "/zato/sso/user", {"ust": admin_ust, "user_id": bob, "is_approved": False})
+    api.call(
+        "PATCH",
+        "/zato/sso/user",
+        {"ust": admin_ust, "user_id": bob, "approval_status": "before_decision"},
+    )
     assert ask(api, "alice").status_code == ask(api, "bob").status_code == 200
     assert not OutgoingEmail.objects.filter(template="password_reset").exists()
 
@@ -261,9 +265,13 @@ def test_a_reset_clears_an_expired_or_must_change_password(api, admin_ust, alice
             "ust": admin_ust,
             "user_id": alice,
             "new_password": GOOD_PASSWORD,
-            "password_expiry": "2001-01-01T00:00:00+00:00",
             "must_change": True,
         },
+    )
+    api.call(
+        "PATCH",
+        "/zato/sso/user",
+        {"ust": admin_ust, "user_id": alice, "password_expiry": "2001-01-01T00:00:00+00:00"},
     )
     refused(log_in(api, GOOD_PASSWORD), "E003004")
     ask(api, "alice")

@@ -170,7 +170,7 @@ def test_a_whole_life_through_zatos_api(superuser, clock):
     assert created["display_name"] == "Carol Collins"
     assert (created["sign_up_status"], created["approval_status"]) == ("final", "approved")
     assert created["password_is_set"] is True and created["is_super_user"] is False
-    assert zato.is_session_valid(zato.login("carol", GOOD_PASSWORD))
+    assert zato.is_session_valid(admin, zato.login("carol", GOOD_PASSWORD))
 
     # A person signs up ...
     signed_up = zato.signup("dave", person_password, "dave@example.com", [APP])
@@ -210,7 +210,7 @@ def test_a_whole_life_through_zatos_api(superuser, clock):
         "E005001", zato.login, "dave", person_password, "1" * 6 if right == "0" * 6 else "0" * 6
     )
     ust = zato.login("dave", person_password, totp_code(key, clock().timestamp()))
-    assert zato.is_session_valid(ust)
+    assert zato.is_session_valid(admin, ust)
 
     # The person changes their names; the super-user sees them.
     zato.update_user(ust, first_name="David", last_name="Jones")

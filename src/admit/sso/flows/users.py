@@ -80,7 +80,8 @@ def _totp_key(key: str) -> str:
     return key
 
 
-def _insert(new: NewUser, approved: bool, creation_ctx: dict[str, str]) -> User:
+def _insert(new: NewUser, approved: bool, creation_ctx: dict[str, str] | None = None) -> User:
+    creation_ctx = creation_ctx or {"source": "create"}
     rules = operator_rules(settings.ADMIT_POLICY)
     problems = username_problems(new.username, rules)
     if new.email:
