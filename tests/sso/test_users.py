@@ -508,8 +508,8 @@ def test_an_owner_is_not_told_that_an_address_is_taken(api, admin_ust, alice, al
 
 
 def test_an_empty_change_is_input_missing(api, admin_ust, alice, alice_ust):
-    refused(patch(api, alice_ust), "E008003", status=400)
-    refused(patch(api, admin_ust, user_id=alice), "E008003", status=400)
+    refused(patch(api, alice_ust), "E008003", status=403)
+    refused(patch(api, admin_ust, user_id=alice), "E008003", status=403)
 
 
 def test_a_superuser_unapproves_and_approves_again(api, admin_ust, alice, superuser):

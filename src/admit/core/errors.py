@@ -83,6 +83,13 @@ class InputError(AdmitError):
         self.details = details or []
 
 
+class RefusedByRule(InputError):
+    """Input that the OpenAPI document allows, refused by a rule it cannot state field by
+    field: fields that do not go together (neither of two alternatives, or both), nothing to
+    change, a value too long once serialised. HTTP 403 with E008002/E008003 and details, as
+    Zato refuses these with 403."""
+
+
 class Unauthenticated(AdmitError):
     """The caller did not say who it is, or its credentials are not good."""
 

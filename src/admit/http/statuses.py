@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from admit.core.errors import AdmitError, InputError, NotFound, Unauthenticated
+from admit.core.errors import (
+    AdmitError,
+    InputError,
+    NotFound,
+    RefusedByRule,
+    Unauthenticated,
+)
 from admit.core.ratelimit import RateLimited
 
 # Most specific kind first: a refusal is whatever it is an instance of.
 _STATUS_OF_KIND: tuple[tuple[type[AdmitError], int], ...] = (
+    (RefusedByRule, 403),
     (InputError, 400),
     (Unauthenticated, 401),
     (NotFound, 404),

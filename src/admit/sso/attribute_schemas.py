@@ -12,6 +12,8 @@ from admit.http.schemas import StrictInput, Text, WholeNumber
 from admit.sso.flows.attributes import MAX_EXPIRATION_SECONDS, MAX_NAME_LENGTH, MAX_PER_OWNER
 from admit.sso.schemas import OkOut
 
+MAX_QUERY_NAMES = 10
+MAX_QUERY_NAME_LENGTH = 64
 AttrName = Annotated[Text, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 Expiration = Annotated[WholeNumber, Field(gt=0, le=MAX_EXPIRATION_SECONDS)]
 
@@ -87,8 +89,13 @@ class SessionAttrDeleteIn(_AttrDeleteIn, SessionWhoIn):
 class _AttrQuery(Schema):
     # Query-string values arrive as text, so these are parsed, not strict.
     name: AttrName | None = Field(None, description="One attribute (or give data)")
-    data: list[AttrName] = Field(
-        default_factory=list, max_length=MAX_PER_OWNER, description="Names of attributes"
+    # Fewer and shorter than in a body: a query string (and gunicorn's request line, at most
+    # 8190 bytes) must hold them. More names are read by name, or in several calls.
+    data: list[Annotated[Text, Field(min_length=1, max_length=MAX_QUERY_NAME_LENGTH)]] = Field(
+        default_factory=list,
+        max_length=MAX_QUERY_NAMES,
+        description=f"Names of attributes: at most {MAX_QUERY_NAMES}, each of at most "
+        f"{MAX_QUERY_NAME_LENGTH} characters",
     )
     decrypt: bool = Field(True, description="false: an encrypted value as stored")
     current_app: Text = ""

@@ -156,8 +156,9 @@ class SearchQuery(Schema):
     first_name: Text | None = None
     middle_name: Text | None = None
     last_name: Text | None = None
-    sign_up_status: SignUpStatus | None = None
-    approval_status: Literal["before_decision", "approved"] | None = None
+    # A query string has no null: empty means any.
+    sign_up_status: Literal["before_confirmation", "to_approve", "final", ""] = ""
+    approval_status: Literal["before_decision", "approved", ""] = ""
     name_op: Literal["and", "or"] = "and"
     is_name_exact: bool = True
     paginate: bool = True
@@ -202,8 +203,8 @@ class PasswordIn(StrictInput):
     new_password: Password
     old_password: Password = Field("", description="Required to change one's own password")
     user_id: Text = Field("", description="Super-users: whose password to set")
-    password_expiry: WholeNumber | None = Field(
-        None,
+    password_expiry: WholeNumber = Field(
+        -1,
         ge=-1_000_000,
         le=1_000_000,
         description="Super-users: days the password lives (0: forever; below 0: the default)",

@@ -10,7 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 
-from admit.core.errors import Code, InputError
+from admit.core.errors import Code, InputError, RefusedByRule
 from admit.http.requests import caller_of
 from admit.http.schemas import ERRORS, utc
 from admit.sso.api.common import ok
@@ -34,7 +34,7 @@ router = Router(tags=["attributes"])
 
 
 def _missing(field: str, problem: str) -> InputError:
-    return InputError(
+    return RefusedByRule(
         Code.INPUT_MISSING, f"{field} missing", [{"field": field, "problem": problem}]
     )
 

@@ -23,7 +23,7 @@ from django.db.models import Q, QuerySet
 from admit.audit.log import AuditEntry, audited
 from admit.core import clock, totp
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code, InputError
+from admit.core.errors import AdmitError, Code, RefusedByRule
 from admit.core.secrets import digest
 from admit.sso.flows.sessions import live_session, session_for, user_for
 from admit.sso.models import Attribute, Session, User
@@ -157,7 +157,7 @@ def _serialised(item: Item, field: str) -> str:
     text = json.dumps(item.value)
     if len(text) > MAX_VALUE_LENGTH:
         problem = f"must be at most {MAX_VALUE_LENGTH} characters as JSON"
-        raise InputError(
+        raise RefusedByRule(
             Code.INPUT_INVALID, f"{field} too long", [{"field": field, "problem": problem}]
         )
     return totp.seal(text) if item.encrypt else text

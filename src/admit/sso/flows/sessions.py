@@ -10,7 +10,7 @@ from django.db.models import Prefetch
 from admit.audit.log import audited
 from admit.core import clock, unit_of_work
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code, InputError
+from admit.core.errors import AdmitError, Code, RefusedByRule
 from admit.core.secrets import digest, is_secret_shaped, new_secret
 from admit.sso import queries
 from admit.sso.models import Session, SessionEvent, User
@@ -157,11 +157,11 @@ def list_sessions(
     not the target exists). admit's own: ``ust`` with ``user_id``, a super-user's view of that
     user's sessions. Giving both selectors, or neither, is E008002."""
     if ust and (current_ust or target_ust):
-        raise InputError(Code.INPUT_INVALID, "ust goes without current_ust and target_ust")
+        raise RefusedByRule(Code.INPUT_INVALID, "ust goes without current_ust and target_ust")
     if not ust and not (current_ust and target_ust):
-        raise InputError(Code.INPUT_INVALID, "ust, or current_ust with target_ust, is required")
+        raise RefusedByRule(Code.INPUT_INVALID, "ust, or current_ust with target_ust, is required")
     if user_id and not ust:
-        raise InputError(Code.INPUT_INVALID, "user_id goes with ust")
+        raise RefusedByRule(Code.INPUT_INVALID, "user_id goes with ust")
     caller = live_session(ust or current_ust)
     owner = caller.user
     if user_id and user_id != owner.user_id:

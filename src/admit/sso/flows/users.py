@@ -19,7 +19,7 @@ from admit.audit.log import audited
 from admit.confirmations import engine as confirmations
 from admit.core import clock, totp
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code, InputError
+from admit.core.errors import AdmitError, Code, InputError, RefusedByRule
 from admit.core.secrets import new_public_id
 from admit.sso import throttle
 from admit.sso.flows.email_change import ask_to_confirm
@@ -206,7 +206,7 @@ def update_user(
         audit.target_user_id = user.user_id
         audit.extra_data["fields"] = sorted(changes)
         if not changes:
-            raise InputError(Code.INPUT_MISSING, "nothing to change")
+            raise RefusedByRule(Code.INPUT_MISSING, "nothing to change")
         shuts_out = (
             changes.get("is_locked")
             or changes.get("approval_status") not in (None, "approved")
