@@ -43,7 +43,26 @@ class AdmitAPI(NinjaAPI):
             )
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
+        _standard_bounds(schema)
         return schema
+
+
+# pydantic writes the bounds of a nullable whole number (``WholeNumber | None``, whose
+# validator runs before the type check) under its own names; JSON Schema's are these.
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _standard_bounds(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            for pydantic_name, name in _BOUNDS.items():
+                if pydantic_name in node:
+                    node[name] = node.pop(pydantic_name)
+        for value in node.values():
+            _standard_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _standard_bounds(value)
 
 
 def _in_route_order(

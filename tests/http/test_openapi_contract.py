@@ -80,3 +80,11 @@ def test_each_kind_of_refusal_has_its_status_in_the_adapter_alone():
     for error, (api, page) in kinds.items():
         assert (api_status(error), page_status(error)) == (api, page), error
         assert not hasattr(error, "http_status")
+
+
+def test_bounds_of_nullable_numbers_are_json_schemas_own(api):
+    """pydantic names a nullable whole number's bounds ge/le; a client (and schemathesis)
+    reads only minimum/maximum, and would send numbers the API then refuses."""
+    text = api.get("/api/openapi.json").content.decode()
+    assert '"ge":' not in text and '"le":' not in text and '"gt":' not in text
+    assert '"exclusiveMinimum": 0' in text  # an attribute's expiration, nullable
