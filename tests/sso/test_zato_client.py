@@ -58,6 +58,10 @@ class ZatoClient:
         assert response.status_code == 200 and answer["status"] == "ok", response.content
         return answer
 
+    def call(self, method: str, path: str, body: dict[str, Any]) -> dict:
+        """Any other call, as Zato names it (attributes, session lists)."""
+        return self._call(method, path, {**body, "current_app": APP})
+
     # Sign-up: zato.sso.signup
     def signup(self, username: str, password: str, email: str, app_list: list[str]) -> dict:
         body = {
@@ -234,8 +238,30 @@ def test_a_whole_life_through_zatos_api(superuser, clock):
     clock.advance(seconds=30)
     ust = zato.login("dave", person_password, totp_code(key, clock().timestamp()))
 
-    # --- Attributes (zato.sso.user.attr) and session lists (zato.sso.session.list):
-    # --- being built elsewhere; their steps of this life go here, with ``ust`` and ``admin``.
+    # Attributes: the person keeps a preference, one for this session, and reads them back.
+    zato.call("POST", "user/attr", {"ust": ust, "name": "theme", "value": "dark"})
+    refused_with(
+        "E009001", zato.call, "POST", "user/attr", {"ust": ust, "name": "theme", "value": 1}
+    )
+    found = zato.call("GET", "user/attr", {"ust": ust, "name": "theme"})
+    assert (found["found"], found["value"]) == (True, "dark")
+    session_attr = {"current_ust": ust, "target_ust": ust, "name": "cart", "value": [1, 2]}
+    zato.call("POST", "session/attr", session_attr)
+    names = zato.call("GET", "session/attr/names", {"current_ust": ust, "target_ust": ust})
+    assert names["result"] == ["cart"]
+    # The super-user reads the person's attribute; the person cannot read the super-user's.
+    dave_id = zato.search(admin, username="dave")["result"][0]["user_id"]
+    theirs = zato.call("GET", "user/attr", {"ust": admin, "user_id": dave_id, "name": "theme"})
+    assert theirs["value"] == "dark"
+    refused_with(
+        "E005001", zato.call, "GET", "user/attr", {"ust": ust, "user_id": "zusr0", "name": "theme"}
+    )
+
+    # Session lists: the person's own, and the super-user's view of them by target_ust.
+    own = zato.call("GET", "user/session/list", {"ust": ust})["result"]
+    assert len(own) == 1 and own[0]["session_state_change_list"][0]["ctx_source"] == "login"
+    listed = {"current_ust": admin, "target_ust": ust}
+    assert len(zato.call("GET", "user/session/list", listed)["result"]) == 1
 
     # The person logs out: the session is gone for them and for the super-user.
     zato.logout(ust)
