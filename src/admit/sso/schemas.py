@@ -36,12 +36,14 @@ class PendingQuery(Schema):
 class ApproveIn(StrictInput):
     user_id: Text
     ust: Text
+    current_app: Text = ""
 
 
 class RejectIn(StrictInput):
     user_id: Text
     ust: Text
-    reason: MultilineText = Field("", max_length=2000)
+    reason: MultilineText = Field("", max_length=2000, description="E-mailed to the person")
+    current_app: Text = ""
 
 
 class LoginIn(StrictInput):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import AwareDatetime, BeforeValidator, Field, StrictBool
 
-from admit.http.schemas import MultilineText, Name, Password, StrictInput, Text, WholeNumber
+from admit.http.schemas import Name, Password, StrictInput, Text, WholeNumber
 from admit.sso.schemas import OkOut
 
 SignUpStatus = Literal["before_confirmation", "to_approve", "final"]
@@ -137,10 +137,6 @@ class UserIdIn(StrictInput):
     ust: Text
     user_id: Text
     current_app: Text = ""
-
-
-class RejectUserIn(UserIdIn):
-    reason: MultilineText = Field("", max_length=2000, description="E-mailed to the person")
 
 
 class SearchQuery(Schema):

@@ -17,7 +17,6 @@ from admit.sso import flows
 from admit.sso.api.common import ok
 from admit.sso.api.signup import router
 from admit.sso.schemas import ApproveIn, OkOut, PendingQuery, PendingUserOut, RejectIn
-from admit.sso.user_schemas import RejectUserIn, UserIdIn
 
 
 @router.get(
@@ -68,25 +67,17 @@ def reject(request: HttpRequest, payload: RejectIn) -> dict:
     return ok(request)
 
 
-# Zato's paths for the same two decisions (create_cluster.add_sso_endpoints).
-
-
-@router.post(
+# Zato's paths for the same two decisions (create_cluster.add_sso_endpoints): the same views.
+router.post(
     "user/approve",
     response={200: OkOut, **ERRORS},
     summary="Approve a sign-up (super-user; Zato's path)",
-)
-def approve_user(request: HttpRequest, payload: UserIdIn) -> dict:
-    flows.approve(payload.user_id, payload.ust, caller_of(request))
-    return ok(request)
-
-
-@router.post(
+    operation_id="admit_sso_api_user_approve",
+)(approve)
+router.post(
     "user/reject",
     response={200: OkOut, **ERRORS},
     summary="Reject a sign-up (super-user; Zato's path)",
     description="The account is deleted (the seed), not kept as rejected as Zato does.",
-)
-def reject_user(request: HttpRequest, payload: RejectUserIn) -> dict:
-    flows.reject(payload.user_id, payload.reason, payload.ust, caller_of(request))
-    return ok(request)
+    operation_id="admit_sso_api_user_reject",
+)(reject)

@@ -36,12 +36,10 @@ def confirm(request: HttpRequest, payload: ConfirmIn) -> dict:
     return ok(request)
 
 
-@router.patch(
+# Zato confirms with PATCH on the sign-up's own path: the same view.
+router.patch(
     "user/signup",
     response={200: OkOut, **ERRORS},
     summary="Confirm a sign-up (Zato's method)",
     operation_id="admit_sso_api_signup_confirm_patch",
-)
-def confirm_by_patch(request: HttpRequest, payload: ConfirmIn) -> dict:
-    flows.confirm_signup(payload.confirm_token, caller_of(request))
-    return ok(request)
+)(confirm)
