@@ -24,6 +24,7 @@ from admit.http.jsonbody import BODIES_READ_BY_ROUTES, AdmitParser
 from admit.http.requests import cid_of
 from admit.http.statuses import api_status
 from admit.remote.api import router as remote_router
+from admit.remote.zulip_api import router as zulip_router
 from admit.sso.api import router as sso_router
 from admit.sso.disclosure import visible_codes
 
@@ -98,6 +99,7 @@ api = AdmitAPI(
 )
 api.add_router("zato/sso/", sso_router)
 api.add_router("api/v1/remotes/", remote_router)
+api.add_router("api/v1/remotes/", zulip_router)  # Zulip's protocol: admit.remote.zulip_api
 
 
 @api.exception_handler(AdmitError)

@@ -114,12 +114,22 @@ class RemotePolicy:
     link_requests_per_server: tuple[int, int] = (120, 60)
     confirmation_emails_per_address: tuple[int, int] = (5, 3600)
     confirmation_emails_per_server: tuple[int, int] = (50, 3600)
+    # Zulip's ``POST /api/v1/remotes/server/register``: may a server nobody added register
+    # itself? Off: an operator adds it first (``admit remote-servers add``).
+    allow_self_registration: bool = False
+    registrations_per_address: tuple[int, int] = (10, 3600)
     # Names a remote server may pass as next_page, and the path on admit's domain each means.
     next_pages: dict[str, str] = field(
         default_factory=lambda: {
             "overview": "/portal/",
             "account": "/portal/account/",
             "deactivate": "/portal/deactivate/",
+            # The names a Zulip server sends: admit has no plans or billing of its own, so these
+            # land on the overview until the operator maps them to an app of their own.
+            "billing": "/portal/",
+            "plans": "/portal/",
+            "upgrade": "/portal/",
+            "sponsorship": "/portal/",
         }
     )
 

@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -20,6 +19,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from admit.core.errors import Code
 from admit.core.secrets import new_cid
 from admit.http.envelope import error_response, is_api_path
+from admit.http.zulip import body_limit, is_zulip_path, refusal_message, zulip_error
 
 log = logging.getLogger("admit.request")
 
@@ -60,17 +60,13 @@ class RequestContextMiddleware:
     def _respond(self, request: HttpRequest) -> HttpResponse:
         api = is_api_path(request.path)
         cid: str = request.cid  # type: ignore[attr-defined]
-        if api and _declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        limit = body_limit(request.path)
+        if api and _declared_length(request) > limit:
+            problem = f"larger than {limit} bytes"
+            if is_zulip_path(request.path):
+                return zulip_error(413, "BAD_REQUEST", f"The request body is {problem}.")
             return error_response(
-                cid,
-                [Code.INPUT_INVALID],
-                413,
-                [
-                    {
-                        "field": "body",
-                        "problem": f"larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
-                    }
-                ],
+                cid, [Code.INPUT_INVALID], 413, [{"field": "body", "problem": problem}]
             )
         response = self.get_response(request)
         if api and response.status_code >= 400 and not _is_json(response):
@@ -78,12 +74,16 @@ class RequestContextMiddleware:
             problem = _PROBLEMS.get(response.status_code, "request refused")
             if response.status_code == 405:
                 problem = f"method {request.method} not allowed"
-            envelope = error_response(
-                cid,
-                [Code.INPUT_INVALID],
-                response.status_code,
-                [{"field": "request", "problem": problem}],
-            )
+            if is_zulip_path(request.path):
+                msg = refusal_message(request.path, response.status_code, problem)
+                envelope = zulip_error(response.status_code, "BAD_REQUEST", msg)
+            else:
+                envelope = error_response(
+                    cid,
+                    [Code.INPUT_INVALID],
+                    response.status_code,
+                    [{"field": "request", "problem": problem}],
+                )
             for header in _KEPT_HEADERS:
                 if header in response:
                     envelope[header] = response[header]

@@ -26,7 +26,7 @@ from admit.remote.schemas import (
 router = Router(tags=["remote servers"])
 
 
-def _basic_credentials(request: HttpRequest) -> tuple[str, str]:
+def basic_credentials(request: HttpRequest) -> tuple[str, str]:
     """The server uuid and key of an HTTP Basic header; two empty strings when the header is
     missing or malformed, which the flow refuses (401) and audits like a wrong key."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -50,7 +50,7 @@ def _basic_credentials(request: HttpRequest) -> tuple[str, str]:
 )
 def login_link(request: HttpRequest) -> HttpResponse:
     payload = read_body(request, LoginLinkIn)
-    server_uuid, key = _basic_credentials(request)
+    server_uuid, key = basic_credentials(request)
     link_request = LinkRequest(
         user_uuid=payload.user.uuid,
         email=payload.user.email,
@@ -65,21 +65,17 @@ def login_link(request: HttpRequest) -> HttpResponse:
     return answer(LoginLinkOut(login_url=url))
 
 
-@router.post(
-    "server/register",
-    response={200: RegisteredOut, 401: ErrorOut, **ERRORS},
-    summary="Report the server's version and the realms it hosts",
-    description="HTTP Basic with the server's uuid and key. Another server's realm: 403.",
-)
-def register(request: HttpRequest, payload: RegisterIn) -> dict:
-    server_uuid, key = _basic_credentials(request)
+def admit_register(request: HttpRequest) -> HttpResponse:
+    """admit's own ``POST server/register`` (a JSON body; HTTP Basic with the server's uuid and
+    key): the server reports its version and the realms it hosts; another server's realm is
+    403. The route itself is ``admit.remote.zulip_api.register``, which Zulip shares."""
+    payload = read_body(request, RegisterIn)
+    server_uuid, key = basic_credentials(request)
     realms = [
         RealmInfo(realm.uuid, realm.host, realm.name, realm.org_type) for realm in payload.realms
     ]
-    return {
-        "status": "ok",
-        "realms": register_realms(server_uuid, key, payload.version, realms, caller_of(request)),
-    }
+    count = register_realms(server_uuid, key, payload.version, realms, caller_of(request))
+    return answer(RegisteredOut(realms=count))
 
 
 @router.get(

@@ -45,8 +45,18 @@ def run(args: argparse.Namespace) -> None:
     caller = Caller()
     try:
         if args.action == "add":
-            made = registry.add_server(args.hostname, args.contact_email, caller)
-            if args.json:
+            key = _key_from_stdin() if args.key_stdin else None
+            made = registry.add_server(
+                args.hostname, args.contact_email, caller, server_uuid=args.uuid, key=key
+            )
+            if key is not None:  # the server's own key: it has it, so it is not printed
+                print(
+                    json.dumps({"uuid": str(made.server.uuid)})
+                    if args.json
+                    else f"Registered {made.server.hostname} ({made.server.uuid})"
+                    " with the key it gave."
+                )
+            elif args.json:
                 print(json.dumps({"uuid": str(made.server.uuid), "key": made.key}))
             else:
                 print(f"Registered {made.server.hostname}.")
@@ -73,12 +83,30 @@ def run(args: argparse.Namespace) -> None:
         sys.exit(f"admit: {error.message}")
 
 
+def _key_from_stdin() -> str:
+    """The server's own key, read from standard input (never an argument: arguments show in
+    the process list and the shell's history)."""
+    if sys.stdin.isatty():
+        print("The server's key (zulip_org_key), then Enter:", file=sys.stderr)
+    return sys.stdin.readline().strip()
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("remote-servers", help="register and manage remote servers")
     actions = parser.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="register a server; prints its uuid and key once")
     add.add_argument("--hostname", required=True)
     add.add_argument("--contact-email", required=True)
+    add.add_argument(
+        "--uuid",
+        help="the server's own id (a Zulip server's zulip_org_id); default: a new one",
+    )
+    add.add_argument(
+        "--key-stdin",
+        action="store_true",
+        help="read the server's own key (a Zulip server's zulip_org_key) from standard input;"
+        " default: admit makes a key and prints it once",
+    )
     actions.add_parser("list", help="every registered server")
     for name in ("show", "rotate-key", "deactivate", "reactivate"):
         actions.add_parser(name).add_argument("uuid")

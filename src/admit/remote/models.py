@@ -21,6 +21,14 @@ class RemoteServer(models.Model):
     last_version = models.CharField(max_length=128, blank=True)
     deactivated = models.BooleanField(default=False)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # What a Zulip server's analytics upload reported. admit keeps no usage statistics: only
+    # the highest row ids it was sent, so that the server does not send the same rows again
+    # (Zulip asks for them first: GET .../server/analytics/status).
+    last_api_feature_level = models.PositiveIntegerField(null=True, blank=True)
+    last_analytics_at = models.DateTimeField(null=True, blank=True)
+    last_realm_count_id = models.BigIntegerField(default=0)
+    last_installation_count_id = models.BigIntegerField(default=0)
+    last_realmauditlog_id = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.hostname} ({self.uuid})"

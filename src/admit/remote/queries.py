@@ -56,13 +56,14 @@ def server_and_realm(
 
 def still_let_in(found: ServerAndRealm, counter: Counter | None) -> sql.Statement:
     """A condition that holds while ``found``'s server, its key and its realm are as they were
-    (both active, the realm the server's own) and ``counter``'s count is under its limit."""
+    (both active, the realm the server's own and still reported by it) and ``counter``'s count
+    is under its limit."""
     assert found.server is not None and found.realm is not None
     condition = (
         f"EXISTS (SELECT 1 FROM {sql.table(RemoteServer)} s"  # noqa: S608
         f" JOIN {sql.table(RemoteRealm)} r ON r.server_id = s.id"
         " WHERE s.id = %s AND s.key_digest = %s AND NOT s.deactivated"
-        " AND r.id = %s AND NOT r.deactivated)"
+        " AND r.id = %s AND NOT r.deactivated AND NOT r.locally_deleted)"
     )
     params: list[object] = [found.server.pk, found.server.key_digest, found.realm.pk]
     if counter is not None and counter.in_database:

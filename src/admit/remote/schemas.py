@@ -32,11 +32,11 @@ class LoginLinkIn(StrictInput):
     next_page: Text | None = Field(
         None,
         description="A name from [remote.next_pages]",
-        json_schema_extra=lambda schema: _names_of_next_pages(schema),
+        json_schema_extra=lambda schema: names_of_next_pages(schema),
     )
 
 
-def _names_of_next_pages(schema: dict) -> None:
+def names_of_next_pages(schema: dict) -> None:
     """The names this server is configured with, as the document's ``enum`` when it is made."""
     schema["enum"] = [*sorted(settings.ADMIT_POLICY.remote.next_pages), None]
 

@@ -184,6 +184,7 @@ def portal_page(page: str):
 
 
 def _overview(request: HttpRequest, identity: dict) -> HttpResponse:
+    """The realm's (or server's) people and recent events."""
     server = RemoteServer.objects.get(uuid=identity["remote_server_uuid"])
     realm = (
         RemoteRealm.objects.filter(uuid=identity["remote_realm_uuid"]).first()
@@ -194,14 +195,20 @@ def _overview(request: HttpRequest, identity: dict) -> HttpResponse:
     events = AuditEvent.objects.filter(remote_server_uuid=server.uuid)
     if realm is not None:
         events = events.filter(remote_realm_uuid=realm.uuid)
+    asked_for = identity.get("next_page")
     context = {
         "identity": identity,
         "server": server,
         "realm": realm,
         "users": users,
         "events": events[:20],
+        # A Zulip server's billing, plans, upgrade or sponsorship page, left on the overview.
+        "asked_for": asked_for if asked_for in ZULIP_BILLING_PAGES else None,
     }
     return remote_page(request, "remote/portal_overview.html", context)
+
+
+ZULIP_BILLING_PAGES = frozenset({"billing", "plans", "upgrade", "sponsorship"})
 
 
 def _account(request: HttpRequest, identity: dict) -> HttpResponse:

@@ -17,6 +17,28 @@ from admit.remote.flows.registry import authenticate
 from admit.remote.models import RemoteRealm, RemoteServer
 
 
+class RealmOfAnotherServer(AdmitError):
+    """The realm's uuid is registered to another server."""
+
+    def __init__(self) -> None:
+        super().__init__(Code.NOT_ALLOWED, "realm is registered to another server")
+
+
+class RealmDeactivated(AdmitError):
+    """The realm's server reported it deactivated: nobody logs in for it."""
+
+    def __init__(self) -> None:
+        super().__init__(Code.NOT_ALLOWED, "realm is deactivated")
+
+
+class RealmNotRegistered(AdmitError):
+    """The realm's server said in its last upload that it no longer hosts it: it must report
+    it again (Zulip: MISSING_REMOTE_REALM, after which a Zulip server uploads and retries)."""
+
+    def __init__(self) -> None:
+        super().__init__(Code.NOT_ALLOWED, "realm is not reported by its server")
+
+
 @dataclass(frozen=True)
 class RealmInfo:
     uuid: uuid.UUID
@@ -89,9 +111,12 @@ def _issue_link(
         return tokens.url(identity)
 
 
-def register_realm(server: RemoteServer, info: RealmInfo, realm: RemoteRealm | None) -> RemoteRealm:
+def register_realm(
+    server: RemoteServer, info: RealmInfo, realm: RemoteRealm | None, *, reported: bool = False
+) -> RemoteRealm:
     """The realm, registered on the fly for its server when ``realm`` (the one registered with
-    that uuid, looked up by the caller) is None; a realm of another server is refused."""
+    that uuid, looked up by the caller) is None; a realm of another server is refused. A realm
+    its server stopped reporting is refused too, unless the server now ``reported`` it."""
     now = clock.now()
     if realm is None:
         try:
@@ -108,9 +133,14 @@ def register_realm(server: RemoteServer, info: RealmInfo, realm: RemoteRealm | N
         except IntegrityError:  # registered by a concurrent request a moment ago
             realm = RemoteRealm.objects.get(uuid=info.uuid)
     if realm.server_id != server.pk:
-        raise AdmitError(Code.NOT_ALLOWED, "realm is registered to another server")
+        raise RealmOfAnotherServer()
     if realm.deactivated:
-        raise AdmitError(Code.NOT_ALLOWED, "realm is deactivated")
+        raise RealmDeactivated()
+    if realm.locally_deleted:
+        if not reported:
+            raise RealmNotRegistered()
+        realm.locally_deleted = False
+        realm.save(update_fields=["locally_deleted"])
     if (realm.host, realm.name, realm.org_type) != (info.host, info.name, info.org_type):
         # Written only when something changed, so link requests do not queue on the row.
         realm.host, realm.name, realm.org_type, realm.updated_at = (
@@ -134,7 +164,9 @@ def register_realms(
             "realms": [str(realm.uuid) for realm in realms],
         }
         for info in realms:
-            register_realm(server, info, RemoteRealm.objects.filter(uuid=info.uuid).first())
+            register_realm(
+                server, info, RemoteRealm.objects.filter(uuid=info.uuid).first(), reported=True
+            )
         if version and version != server.last_version:
             RemoteServer.objects.filter(pk=server.pk).update(last_version=version[:128])
         return len(realms)

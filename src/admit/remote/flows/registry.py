@@ -40,7 +40,7 @@ class Registered:
     key: str
 
 
-def _check_registration(hostname: str, contact_email: str) -> None:
+def check_registration(hostname: str, contact_email: str) -> None:
     if not re.fullmatch(HOST_PATTERN, hostname) or len(hostname) > 255:
         problem = "is not a host name (like chat.example.com or host:8443)"
         raise InputError(
@@ -58,12 +58,37 @@ def _check_registration(hostname: str, contact_email: str) -> None:
         ) from exc
 
 
-def add_server(hostname: str, contact_email: str, caller: Caller) -> Registered:
-    _check_registration(hostname, contact_email)
+def add_server(
+    hostname: str,
+    contact_email: str,
+    caller: Caller,
+    *,
+    server_uuid: str | None = None,
+    key: str | None = None,
+) -> Registered:
+    """A new registration. admit picks the uuid and the key unless they are given: a Zulip
+    server keeps the ``zulip_org_id`` and ``zulip_org_key`` it generated at install time, and
+    the operator registers those."""
+    check_registration(hostname, contact_email)
+    parsed = uuid.uuid4() if server_uuid is None else _parsed(server_uuid)
+    if parsed is None:
+        raise InputError(
+            Code.INPUT_INVALID,
+            f"{server_uuid!r} is not a UUID",
+            details=[{"field": "uuid", "problem": "is not a UUID"}],
+        )
+    if key is not None:
+        check_chosen_key(key, "key")
     with audited("remote.server.register", caller) as audit:
-        key = new_secret(KEY_PREFIX)
+        if RemoteServer.objects.filter(uuid=parsed).exists():
+            raise InputError(
+                Code.INPUT_INVALID,
+                f"a server with uuid {parsed} is already registered",
+                details=[{"field": "uuid", "problem": "is already registered"}],
+            )
+        key = key if key is not None else new_secret(KEY_PREFIX)
         server = RemoteServer.objects.create(
-            uuid=uuid.uuid4(),
+            uuid=parsed,
             key_digest=digest(key),
             hostname=hostname,
             contact_email=contact_email,
@@ -72,6 +97,19 @@ def add_server(hostname: str, contact_email: str, caller: Caller) -> Registered:
         audit.remote_server_uuid = server.uuid
         audit.extra_data = {"hostname": hostname}
         return Registered(server, key)
+
+
+# A key a server chose itself: Zulip's are 64 characters (``zulip_org_key``); at least 32
+# printable ASCII characters without spaces keeps a random one above 128 bits.
+CHOSEN_KEY_PATTERN = r"[!-~]{32,255}"
+
+
+def check_chosen_key(key: str, field: str) -> None:
+    if not re.fullmatch(CHOSEN_KEY_PATTERN, key):
+        problem = "must be 32 to 255 printable ASCII characters without spaces"
+        raise InputError(
+            Code.INPUT_INVALID, f"{field} {problem}", details=[{"field": field, "problem": problem}]
+        )
 
 
 def find_server(server_uuid: str) -> RemoteServer:
@@ -202,6 +240,7 @@ def _remember(
         or realm is None
         or realm.server_id != server.pk
         or realm.deactivated
+        or realm.locally_deleted
     ):
         _let_in.pop((server_uuid, realm_uuid), None)
         return
