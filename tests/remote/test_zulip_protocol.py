@@ -496,3 +496,16 @@ def test_the_operator_cannot_add_a_weak_key_or_the_same_id_twice(added):
     with pytest.raises(InputError, match="already registered"):
         add_server("x.example", "ops@x.example", Caller(), server_uuid=added.org_id, key=a_key())
     assert RemoteServer.objects.count() == 1
+
+
+def test_credentials_are_checked_before_the_form(added):
+    """As Zulip's bouncer: a stranger learns nothing about the form, only that it is refused."""
+    stranger = ZulipServer(
+        added.services_url, str(uuid.uuid4()), a_key(), "x.example", [], transport=added.transport
+    )
+    for endpoint in ("server/billing", "server/analytics"):
+        response = raw(stranger, "POST", endpoint, {"user": "0", "realm": "{", "realms": ""})
+        assert_zulip_error(response, 401, "UNAUTHORIZED")
+        assert_zulip_error(raw(added, "POST", endpoint, {"user": "0"}), 400, "BAD_REQUEST")
+    refused = AuditEvent.objects.filter(event="remote.server.analytics", outcome="error")
+    assert refused.count() == 2

@@ -58,7 +58,9 @@ from admit.remote.zulip_schemas import (
 
 router = Router(tags=["Zulip servers"])
 
-ZULIP_REFUSALS = {400: ZulipErrorOut, 401: ZulipErrorOut, 403: ZulipErrorOut, 429: ZulipErrorOut}
+ZULIP_REFUSALS = {status: ZulipErrorOut for status in (400, 401, 403, 413, 429)}
+# The register path answers admit's own JSON call in admit's shape, Zulip's form in Zulip's.
+EITHER_REFUSAL = {status: ZulipErrorOut | ErrorOut for status in (400, 401, 403, 413, 429)}
 _MAX_FIELDS = 50
 
 _AUTH_FAILURE = (
@@ -71,7 +73,9 @@ _MISMATCH = (
 )
 
 
-def _form_body(model: type[pydantic.BaseModel], also_json: type[pydantic.BaseModel] | None = None):
+def _form_body(
+    model: type[pydantic.BaseModel], also_json: type[pydantic.BaseModel] | None = None
+) -> dict[str, Any]:
     """The ``openapi_extra`` of a route that reads ``model`` as a form body."""
     BODIES_READ_BY_ROUTES.append(model)
     form = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
@@ -133,8 +137,12 @@ def _multipart(request: HttpRequest) -> list[tuple[str, str]]:
         raise _bad("body", "is not a form admit can read") from exc
 
 
+class FormError(InputError):
+    """The form itself is malformed: found before any flow ran (``_zulip``)."""
+
+
 def _bad(field: str, problem: str, msg: str = "") -> InputError:
-    return InputError(
+    return FormError(
         Code.INPUT_INVALID,
         msg or f"Invalid {field}: {problem}",
         details=[{"field": field, "problem": problem}],
@@ -192,9 +200,23 @@ def _refusal(error: AdmitError) -> HttpResponse:
     return zulip_error(403, "BAD_REQUEST", "Refused.")  # pragma: no cover - every kind above
 
 
-def _zulip(request: HttpRequest, handle: Callable[[], HttpResponse]) -> HttpResponse:
+def _zulip(
+    request: HttpRequest,
+    handle: Callable[[], HttpResponse],
+    credentials: tuple[str, str, str] | None = None,
+) -> HttpResponse:
+    """``handle``'s answer, or its refusal in Zulip's shape. With ``credentials`` (the server's
+    uuid, key, and the call's audit event), a malformed form is refused only once the
+    credentials are good: Zulip's bouncer authenticates before it reads a form."""
     try:
-        return handle()
+        try:
+            return handle()
+        except FormError as error:
+            if credentials is None:
+                raise
+            server_uuid, key, event = credentials
+            zulip.refuse_input(server_uuid, key, event, error, caller_of(request))
+            raise  # pragma: no cover - refuse_input always raises
     except AdmitError as error:
         return _refusal(error)
 
@@ -208,8 +230,9 @@ def _zulip(request: HttpRequest, handle: Callable[[], HttpResponse]) -> HttpResp
     openapi_extra=_form_body(ZulipBillingForm),
 )
 def billing(request: HttpRequest) -> HttpResponse:
+    server_uuid, key = basic_credentials(request)
+
     def handle() -> HttpResponse:
-        server_uuid, key = basic_credentials(request)
         fields = _Fields(request, ZulipBillingForm)
         form = fields.form
         user = _json_field("user", form.user, ZulipUser)
@@ -225,16 +248,12 @@ def billing(request: HttpRequest) -> HttpResponse:
         url = request_login_link(server_uuid, key, link, caller_of(request))
         return fields.answer(billing_access_url=url)
 
-    return _zulip(request, handle)
+    return _zulip(request, handle, (server_uuid, key, "remote.login_link"))
 
 
 @router.post(
     "server/register",
-    response={
-        200: ZulipRegistered | RegisteredOut,
-        **ZULIP_REFUSALS,
-        401: ZulipErrorOut | ErrorOut,
-    },
+    response={200: ZulipRegistered | RegisteredOut, **EITHER_REFUSAL},
     summary="Zulip: register or update a server (register_server); admit: report the realms",
     description="A form (or, as Zulip 8 sends it, a query string) is Zulip's registration:"
     " no auth; a new zulip_org_id is taken only with [remote] allow_self_registration, a known"
@@ -285,8 +304,9 @@ def analytics_status(request: HttpRequest) -> HttpResponse:
     openapi_extra=_form_body(ZulipAnalyticsForm),
 )
 def analytics(request: HttpRequest) -> HttpResponse:
+    server_uuid, key = basic_credentials(request)
+
     def handle() -> HttpResponse:
-        server_uuid, key = basic_credentials(request)
         fields = _Fields(request, ZulipAnalyticsForm)
         form = fields.form
         rows = list[AnalyticsRow]
@@ -328,7 +348,7 @@ def analytics(request: HttpRequest) -> HttpResponse:
             }
         )
 
-    return _zulip(request, handle)
+    return _zulip(request, handle, (server_uuid, key, "remote.server.analytics"))
 
 
 @router.post(

@@ -11,6 +11,8 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from admit.http.schemas import Text
+from admit.remote.flows.registry import CHOSEN_KEY_PATTERN
+from admit.remote.flows.zulip import UUID4_PATTERN
 from admit.remote.models import HOST_PATTERN
 from admit.remote.schemas import names_of_next_pages
 
@@ -52,16 +54,18 @@ class AnalyticsRow(BaseModel):
 
 
 class ZulipRegisterForm(BaseModel):
-    zulip_org_id: Text = Field(
-        min_length=1, max_length=36, description="The server's id: a version-4 UUID it made"
+    zulip_org_id: StrictStr = Field(
+        pattern=UUID4_PATTERN, description="The server's id: a version-4 UUID it made"
     )
-    zulip_org_key: Text = Field(
-        min_length=1, max_length=255, description="The server's key (64 characters it made)"
+    zulip_org_key: StrictStr = Field(
+        pattern=CHOSEN_KEY_PATTERN,
+        description="The server's key: 64 characters it made (a server an operator added with"
+        " admit's own key: that key)",
     )
-    hostname: Text = Field(min_length=1, max_length=255)
-    contact_email: Text = Field(min_length=1, max_length=254)
-    new_org_key: Text | None = Field(
-        None, max_length=255, description="A new key (64 characters) to rotate to"
+    hostname: StrictStr = Field(max_length=255, pattern=HOST_PATTERN)
+    contact_email: StrictStr = Field(max_length=254, pattern=r"^[^\s@]+@[^\s@]+$")
+    new_org_key: StrictStr | None = Field(
+        None, pattern=r"^[!-~]{64}$", description="A new key (64 characters) to rotate to"
     )
 
 

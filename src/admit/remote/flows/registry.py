@@ -101,7 +101,7 @@ def add_server(
 
 # A key a server chose itself: Zulip's are 64 characters (``zulip_org_key``); at least 32
 # printable ASCII characters without spaces keeps a random one above 128 bits.
-CHOSEN_KEY_PATTERN = r"[!-~]{32,255}"
+CHOSEN_KEY_PATTERN = r"^[!-~]{32,255}$"
 
 
 def check_chosen_key(key: str, field: str) -> None:

@@ -32,7 +32,8 @@ from admit.remote.flows.registry import (
 from admit.remote.models import RemoteRealm, RemoteServer
 
 # Zulip's ``validate_uuid``: the canonical text of a version-4 UUID, nothing else.
-_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+UUID4_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+_UUID4 = re.compile(UUID4_PATTERN)
 # Zulip's RemoteZulipServer.API_KEY_LENGTH: a key a Zulip server generates has 64 characters.
 ORG_KEY_LENGTH = 64
 
@@ -151,6 +152,15 @@ def register_server(registration: ServerRegistration, caller: Caller) -> bool:
             audit.extra_data["key_rotated"] = True
         server.save(update_fields=["hostname", "contact_email", "last_seen_at", "key_digest"])
         return False
+
+
+def refuse_input(server_uuid: str, key: str, event: str, error: AdmitError, caller: Caller) -> None:
+    """Refuse a call whose form is malformed, as Zulip's bouncer does: the credentials first
+    (an unknown server, a wrong key or a deactivated server is 401 whatever it sent), then the
+    form. Audited under ``event`` like the call itself."""
+    with audited(event, caller) as audit:
+        authenticate(server_uuid, key, audit)
+        raise error
 
 
 def analytics_status(server_uuid: str, key: str, caller: Caller) -> dict[str, int]:
