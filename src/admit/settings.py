@@ -25,7 +25,7 @@ if extra_hosts := os.environ.get("ADMIT_ALLOWED_HOSTS"):
     ALLOWED_HOSTS += [host.strip() for host in extra_hosts.split(",") if host.strip()]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "admit.console.apps.ConsoleAdminConfig",  # Django's admin, behind the console's log-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

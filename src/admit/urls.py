@@ -8,8 +8,6 @@ from admit.confirmations.views import confirm_page
 from admit.remote import views as remote
 from admit.web import views as web
 
-admin.site.site_header = "admit administration"
-
 
 def _api_urls(prefixes: tuple[str, ...]) -> tuple[list, str, str]:
     """The API's routes, those under each of ``prefixes`` in a group of their own: a request

@@ -88,3 +88,105 @@ def test_bounds_of_nullable_numbers_are_json_schemas_own(api):
     text = api.get("/api/openapi.json").content.decode()
     assert '"ge":' not in text and '"le":' not in text and '"gt":' not in text
     assert '"exclusiveMinimum": 0' in text  # an attribute's expiration, nullable
+
+
+# The OpenAPI document's examples and description: what /api/docs shows a newcomer.
+
+
+def _document(api) -> dict:
+    return api.get("/api/openapi.json").json()
+
+
+def _validator(document: dict, schema: dict):
+    import jsonschema_rs  # schemathesis's validator (the dev extra)
+
+    rooted = {**schema, "components": document["components"]}
+    return jsonschema_rs.Draft202012Validator(rooted, validate_formats=True)
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def _operations(document: dict):
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield f"{method.upper()} {path}", operation
+
+
+def test_every_request_body_has_a_real_example_valid_for_its_schema(api):
+    document = _document(api)
+    bodies = 0
+    for name, operation in _operations(document):
+        if "requestBody" not in operation:
+            continue
+        content = operation["requestBody"]["content"]["application/json"]
+        example = content.get("example")
+        assert example, f"{name}: no example"
+        errors = [e.message for e in _validator(document, content["schema"]).iter_errors(example)]
+        assert not errors, (name, example, errors)
+        assert "string" not in _strings(example), (name, example)
+        bodies += 1
+    assert bodies > 30
+
+
+def test_every_field_example_and_parameter_example_fits_its_schema(api):
+    document = _document(api)
+    fields = 0
+    for component, model in document["components"]["schemas"].items():
+        for field, spec in model.get("properties", {}).items():
+            for example in spec.get("examples", ()):
+                assert _validator(document, spec).is_valid(example), (component, field, example)
+                assert example != "string"
+                fields += 1
+    assert fields > 50
+    for name, operation in _operations(document):
+        for parameter in operation.get("parameters", ()):
+            if "example" in parameter:
+                valid = _validator(document, parameter["schema"]).is_valid(parameter["example"])
+                assert valid, (name, parameter)
+            if parameter.get("required"):
+                assert parameter.get("example") not in (None, "string"), (name, parameter["name"])
+
+
+def test_the_sign_up_example_is_the_seeds_and_it_works(api):
+    document = _document(api)
+    operation = document["paths"]["/zato/sso/user/signup"]["post"]
+    example = operation["requestBody"]["content"]["application/json"]["example"]
+    assert example == {
+        "username": "user1",
+        "password": "VrF57-H31 7!HIj%fSAz :L9",
+        "email": "user1@example.com",
+        "current_app": "CRM",
+        "app_list": ["CRM", "ERP"],
+    }
+    assert api.post("/zato/sso/user/signup", example).status_code == 200
+    approve = document["paths"]["/zato/sso/user/signup/approve"]["post"]
+    assert "ust" in approve["requestBody"]["content"]["application/json"]["example"]
+
+
+def test_the_description_holds_the_error_tables_word_for_word_as_docs_api_md(api):
+    from pathlib import Path
+
+    from admit.core.errors import Code
+    from admit.http.error_table import CODES, markdown_tables
+
+    description = _document(api)["info"]["description"]
+    assert "docs/api.md" not in description  # a path in a repository the reader may not have
+    assert markdown_tables() in description
+    assert {code for code, _, _ in CODES} == {code.value for code in Code} | {
+        "E003008",
+        "E006002",
+    }  # named, unused
+    for code in Code:
+        assert f"| {code.value} | " in description
+    docs = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    for row in markdown_tables().splitlines():
+        assert row in docs.splitlines(), f"docs/api.md lacks the row {row!r}"
+    assert "replace them" in description  # the examples' tokens are not the reader's

@@ -169,6 +169,24 @@ def test_a_taken_username_is_told_next_to_it(db):
     assert "taken" in field_error(page, "username")
 
 
+def test_a_taken_username_and_a_common_password_are_told_together(db):
+    sign_up(Client())
+    page = sign_up(Client(), email="other@example.com", password="password123")
+    assert page.status_code == 400
+    assert "taken" in field_error(page, "username")
+    assert "most common" in field_error(page, "password")
+    assert field_error(page, "email") == ""
+
+
+def test_a_taken_address_is_not_among_the_problems_told(db):
+    sign_up(Client())
+    taken = sign_up(Client(), username="alice2", password="password123")
+    fresh = sign_up(Client(), username="alice3", email="a3@example.com", password="password123")
+    assert taken.status_code == fresh.status_code == 400
+    assert field_error(taken, "email") == field_error(fresh, "email") == ""
+    assert field_error(taken, "password") == field_error(fresh, "password") != ""
+
+
 def test_hidden_codes_stay_hidden_on_the_page(db, policy):
     policy(signup={"inform_if_user_exists": False})
     sign_up(Client())

@@ -143,6 +143,32 @@ def test_every_problem_is_named_at_once(api):
     refused(response, "E001004", "E001001", "E002001", "E003002")
 
 
+def test_a_taken_username_and_a_common_password_are_named_together(api):
+    # The case: not E003001 first and E001002 once the password is fixed.
+    api.post(SIGNUP, signup_body())
+    response = api.post(SIGNUP, signup_body(email="other@example.com", password="password"))
+    refused(response, "E001002", "E003001")
+    assert User.objects.count() == 1
+
+
+def test_every_problem_with_a_told_taken_address_and_the_app(api, policy):
+    policy(signup={"inform_if_email_exists": True})
+    api.post(SIGNUP, signup_body())
+    body = signup_body(username="USER1", app_list=["HR"], password="short")
+    response = api.post(SIGNUP, body)
+    # The app's problem, then the username's, the address's and the password's.
+    refused(response, "E004001", "E001002", "E002002", "E003002")
+    row = AuditEvent.objects.get(cid=response.json()["cid"])
+    assert row.error_codes == "E004001,E001002,E002002,E003002"
+
+
+def test_a_hidden_taken_username_collapses_but_the_other_problems_are_told(api, policy):
+    policy(signup={"inform_if_user_exists": False})
+    api.post(SIGNUP, signup_body())
+    response = api.post(SIGNUP, signup_body(email="other@example.com", password="password"))
+    refused(response, "E005001", "E003001")
+
+
 def test_taken_username_is_refused_case_insensitively(api):
     api.post(SIGNUP, signup_body())
     refused(api.post(SIGNUP, signup_body(username="USER1", email="other@example.com")), "E001002")

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from admit.core.models import RateCount
 from admit.mail.models import OutgoingEmail
 from admit.sso.flows.users import NewUser, _insert
 from admit.sso.models import User
 from admit.worker import sweep
-from tests.conftest import GOOD_PASSWORD, ApiClient, signup_body
+from tests.conftest import GOOD_PASSWORD, ApiClient, refused, signup_body
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +134,43 @@ def test_password_reset_for_the_address_reaches_only_the_owner(api, owner, clock
     api.post("/zato/sso/password/reset", {"credential": "newbie", "current_app": "CRM"})
     (mail,) = OutgoingEmail.objects.filter(template="password_reset")
     assert "owner" in mail.body_text and "newbie" not in mail.body_text
+
+
+@pytest.mark.parametrize(
+    "problems",
+    [
+        {"password": "password"},
+        {"username": "root1", "password": "short"},
+        {"username": "owner", "password": "password"},  # the owner's own username: taken
+    ],
+)
+def test_a_refused_sign_up_answers_and_works_alike_for_a_taken_and_a_fresh_address(owner, problems):
+    """Every problem comes at once, but the taken address is never among them, and the work
+    done (the queries, no hash, no e-mail, no row) is the same: neither the answer nor its time
+    tells that the address has an account."""
+    answers, work = [], []
+    for n, email in enumerate(("fresh@example.com", "OWNER@example.com")):
+        api = client_at(f"10.2.0.{n + 1}")
+        before = table_sizes()
+        with CaptureQueriesContext(connection) as queries:
+            response = api.post(SIGNUP, signup_body(email=email, **problems))
+        answers.append(without_cid(response))
+        sizes = table_sizes()
+        rows = {
+            table: sizes[table] - before[table]
+            for table in sizes
+            if table != "admit_audit_auditevent"
+        }
+        work.append((len(queries), rows))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 403 and "E002002" not in answers[0][1]["sub_status"]
+    assert work[0] == work[1]
+    assert not OutgoingEmail.objects.exists()
+
+
+def test_the_taken_address_is_told_with_the_other_problems_when_the_policy_says_so(
+    api, owner, policy
+):
+    policy(signup={"inform_if_email_exists": True})
+    response = api.post(SIGNUP, signup_body(email="owner@example.com", password="password"))
+    refused(response, "E002002", "E003001")

@@ -340,6 +340,12 @@ def test_a_totp_key_given_at_creation_must_be_strong_base32(api, admin_ust):
             {"username": "car ol", "email": "nope", "password": "password123"},
             ["E001004", "E002001", "E003001"],
         ),
+        # Taken names are told with the rest, not once the rest is fixed.
+        ({"username": "ALICE", "password": "password123"}, ["E001002", "E003001"]),
+        (
+            {"username": "alice", "email": "ALICE@example.com", "password": "short"},
+            ["E001002", "E002002", "E003002"],
+        ),
     ],
 )
 def test_creation_applies_the_validation_rules(api, admin_ust, alice, changes, expected):
@@ -448,6 +454,20 @@ def test_a_new_username_must_be_free_and_follow_the_rules(api, admin_ust, alice,
     refused(patch(api, admin_ust, user_id=alice, username="Bob"), "E001002")
 
 
+def test_a_taken_username_and_a_bad_address_are_told_together(api, admin_ust, alice, policy):
+    policy(user={"confirm_email_change": False})
+    make_user(api, admin_ust, "bob")
+    refused(
+        patch(api, admin_ust, user_id=alice, username="BOB", email="nope"), "E001002", "E002001"
+    )
+    refused(
+        patch(api, admin_ust, user_id=alice, username="al ice", email="bob@example.com"),
+        "E001004",
+        "E002002",
+    )
+    assert read(api, admin_ust, alice)["username"] == "alice"
+
+
 def test_a_user_cannot_change_super_user_fields(api, admin_ust, alice, alice_ust):
     for change in (
         {"is_locked": True},
@@ -500,6 +520,9 @@ def test_an_owner_is_not_told_that_an_address_is_taken(api, admin_ust, alice, al
     # the format is still judged at once.
     make_user(api, admin_ust, "bob")
     refused(patch(api, alice_ust, email="nope"), "E002001")
+    # With a taken username, the answer is the same for a taken and a fresh address.
+    refused(patch(api, alice_ust, username="bob", email="BOB@example.com"), "E001002")
+    refused(patch(api, alice_ust, username="bob", email="fresh@example.com"), "E001002")
     assert patch(api, alice_ust, email="BOB@example.com").status_code == 200
     assert read(api, admin_ust, alice)["email"] == "alice@example.com"
     assert read(api, admin_ust, User.objects.get(username="bob").user_id)["email"] == (

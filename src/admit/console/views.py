@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from admit.console import flows as console
+from admit.console.auth import forbidden, visitor
 from admit.console.chart import funnel_chart
 from admit.console.forms import (
     AuditFilterForm,
@@ -28,11 +29,10 @@ from admit.console.forms import (
     UserSearch,
     plain,
 )
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import AdmitError
 from admit.http.requests import caller_of
 from admit.sso import flows
 
-SESSION_KEY = "admit_ust"
 View = Callable[..., HttpResponseBase]
 
 
@@ -42,17 +42,13 @@ def superuser_only(view: View) -> View:
 
     @wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        ust = request.session.get(SESSION_KEY, "")
-        if not isinstance(ust, str) or not ust:
+        found = visitor(request)  # the Django admin lets in the same people (console.auth)
+        if found.forbidden:
+            return forbidden(request)
+        if found.admin is None:
             return _to_login(request)
-        try:
-            admin = flows.superuser_for(ust)
-        except AdmitError as error:
-            if Code.SUPERUSER_REQUIRED in error.codes:
-                return render(request, "console/forbidden.html", status=403)
-            return _to_login(request)
-        request.console_ust = ust  # type: ignore[attr-defined]
-        request.console_admin = admin  # type: ignore[attr-defined]
+        request.console_ust = found.ust  # type: ignore[attr-defined]
+        request.console_admin = found.admin  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return guarded

@@ -109,7 +109,10 @@ class ErrorDetail(Schema):
 
 class ErrorOut(Schema):
     status: Literal["error"] = "error"
-    sub_status: list[str] = Field(description="Machine codes, e.g. E001002; see docs/api.md")
+    sub_status: list[str] = Field(
+        description="Machine codes, e.g. E001002: the table of codes is in the API's description",
+        examples=[["E001002", "E003001"]],
+    )
     cid: str
     details: list[ErrorDetail] | None = Field(
         None, description="Present on HTTP 400: which field is wrong and how"

@@ -58,19 +58,34 @@ def login_candidate(
     return LoginCandidate(sql.load(User, row[:-1]), last_seen)
 
 
+@dataclass(frozen=True)
+class SignupConflicts:
+    username_taken: bool  # by an account or a held sign-up: the unique index's view
+    owner: User | None  # the account whose address the sign-up gives, if any
+
+
+_PK = [field.primary_key for field in sql.concrete_fields(User)].index(True)
+
+
 @cache
-def _account_with_address_sql() -> str:
+def _signup_conflicts_sql() -> str:
+    users = sql.table(User)
     return (
-        f"SELECT {sql.columns(User, 'u')} FROM {sql.table(User)} u"  # noqa: S608
-        " WHERE u.email_key = %s AND NOT u.holds_taken_email"
+        f"SELECT EXISTS (SELECT 1 FROM {users} WHERE username_key = %s), {sql.columns(User, 'u')}"  # noqa: S608
+        f" FROM (SELECT 1 AS one) one LEFT JOIN {users} u"
+        " ON u.email_key = %s AND u.email_key <> '' AND NOT u.holds_taken_email"
     )
 
 
-def account_with_address(email_key: str) -> User | None:
-    """The account whose address has the key ``email_key`` (a held sign-up is none): the
-    one read every sign-up makes, whether or not the address is taken."""
-    row = sql.fetch_one(_account_with_address_sql(), [email_key])
-    return sql.load(User, row) if row is not None else None
+def signup_conflicts(username_key: str, email_key: str) -> SignupConflicts:
+    """Whether the username is taken, and who owns the address: the one read every sign-up
+    makes, whatever the rules found and whether or not either is taken, so neither its answer
+    nor its time depends on an address having an account."""
+    row = sql.fetch_one(_signup_conflicts_sql(), [username_key, email_key])
+    assert row is not None  # the LEFT JOIN from one row gives one row
+    account = row[1:]
+    owner = sql.load(User, account) if account[_PK] is not None else None
+    return SignupConflicts(bool(row[0]), owner)
 
 
 def is_known_address(user: User, address: str | None, known_since: datetime) -> bool:

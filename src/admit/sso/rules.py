@@ -102,10 +102,17 @@ def _hook_problems(request: SignupRequest, policy: Policy) -> list[Code]:
     return [Code(code) if code in Code._value2member_map_ else Code.NOT_ALLOWED for code in found]
 
 
-def signup_problems(request: SignupRequest, policy: Policy) -> list[Code]:
+def signup_problems(
+    request: SignupRequest, policy: Policy, username_taken: bool = False, email_taken: bool = False
+) -> list[Code]:
+    """Every problem of ``request``, the username's first, then the address's, the password's
+    and the operator's hook's. Whether the username or the address is taken is the caller's
+    to find out (a read); the caller decides whether a taken address may be told."""
     return (
         username_problems(request.username, policy)
+        + ([Code.USERNAME_EXISTS] if username_taken else [])
         + (email_problems(request.email, policy) if _needs_email(request, policy) else [])
+        + ([Code.EMAIL_EXISTS] if email_taken else [])
         + password_problems(request.password, policy)
         + _hook_problems(request, policy)
     )

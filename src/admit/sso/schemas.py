@@ -33,15 +33,20 @@ class PendingQuery(Schema):
     page_size: int = Field(50, ge=1, le=100)
 
 
+# The seed's examples of approve and reject carry no ``ust``; without one the answer is 400
+# E008003 "ust: Field required" (docs/api.md, "Approve and reject").
+SUPERUSER_UST = "A logged-in super-user's ust (POST /zato/sso/user/login); E005001 otherwise"
+
+
 class ApproveIn(StrictInput):
-    user_id: Text
-    ust: Text
+    user_id: Text = Field(description="From the approval queue (GET /zato/sso/user/signup)")
+    ust: Text = Field(description=SUPERUSER_UST)
     current_app: Text = ""
 
 
 class RejectIn(StrictInput):
-    user_id: Text
-    ust: Text
+    user_id: Text = Field(description="From the approval queue (GET /zato/sso/user/signup)")
+    ust: Text = Field(description=SUPERUSER_UST)
     reason: MultilineText = Field("", max_length=2000, description="E-mailed to the person")
     current_app: Text = ""
 

@@ -62,15 +62,11 @@ def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
     with audited("signup", caller, app=request.current_app, deferred=True) as audit:
         audit.extra_data = {"username": request.username[:128]}
         unit_of_work.on_conflict(_conflict)
-        _check_allowed(request, caller)
-        owner = _account_with_address(request.email) if request.email else None
-        if owner is not None and policy.signup.inform_if_email_exists:
-            raise AdmitError(Code.EMAIL_EXISTS, "e-mail address taken")
+        owner = _check_allowed(request, caller, audit)
         user = _new_user(request, make_password(request.password), caller)
         audit.target_user_id = user.user_id
         if owner is not None:
             user.holds_taken_email = True
-            audit.extra_data["email_taken"] = True
             enqueue("signup_email_taken", owner.email, {"user": owner})
         if not policy.signup.confirmation_required:
             _confirm(user, audit)
@@ -84,34 +80,44 @@ def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
         return SignupResult(confirm_token=shown, user_id=user.user_id)
 
 
-def _account_with_address(email: str) -> User | None:
-    """The account whose address is ``email``: one read, made for every sign-up."""
-    return queries.account_with_address(normalize_email(email))
+def _check_allowed(request: SignupRequest, caller: Caller, audit: AuditEntry) -> User | None:
+    """Every problem of the request at once (its apps, the validation rules, a taken username
+    and, when the policy tells it, a taken address), or the account that owns its address.
 
-
-def _check_allowed(request: SignupRequest, caller: Caller) -> None:
+    The username and the address are looked up in one read made for every sign-up that gets
+    this far, before any problem is raised, and an address's account is never among the
+    problems while ``inform_if_email_exists`` is off: a refusal's codes and its time are the
+    same whether or not the address has an account (the audit row says it: ``email_taken``)."""
     policy = settings.ADMIT_POLICY
     if not policy.signup.enabled:
         raise AdmitError(Code.NOT_ALLOWED, "sign-up is switched off")
     if caller.remote_ip:
         hit("signups-address", caller.remote_ip, policy.rate_limits.signups_per_address)
-    _check_apps(request)
-    problems = signup_problems(request, policy)
+    taken = queries.signup_conflicts(
+        normalize_username(request.username),
+        normalize_email(request.email) if request.email else "",
+    )
+    if taken.owner is not None:
+        audit.extra_data["email_taken"] = True
+    problems = _app_problems(request) + signup_problems(
+        request,
+        policy,
+        username_taken=taken.username_taken,
+        email_taken=taken.owner is not None and policy.signup.inform_if_email_exists,
+    )
     if problems:
         raise AdmitError(problems, "sign-up refused by the validation rules")
+    return taken.owner
 
 
-def _check_apps(request: SignupRequest) -> None:
+def _app_problems(request: SignupRequest) -> list[Code]:
     apps = settings.ADMIT_POLICY.apps
-    if request.current_app not in apps.all:
-        raise AdmitError(Code.APP_INVALID, f"unknown app {request.current_app!r}")
-    if request.current_app not in apps.signup_allowed:
-        raise AdmitError(
-            Code.APP_SIGNUP_NOT_ALLOWED, f"app {request.current_app!r} may not sign users up"
-        )
-    unknown = [app for app in request.app_list if app not in apps.all]
-    if unknown:
-        raise AdmitError(Code.APP_INVALID, f"unknown apps in app_list: {unknown!r}")
+    problems = []
+    if request.current_app not in apps.all or any(a not in apps.all for a in request.app_list):
+        problems.append(Code.APP_INVALID)
+    if request.current_app in apps.all and request.current_app not in apps.signup_allowed:
+        problems.append(Code.APP_SIGNUP_NOT_ALLOWED)
+    return problems
 
 
 def _new_user(request: SignupRequest, password_hash: str, caller: Caller) -> User:

@@ -83,9 +83,9 @@ def _totp_key(key: str) -> str:
 def _insert(new: NewUser, approved: bool, creation_ctx: dict[str, str] | None = None) -> User:
     creation_ctx = creation_ctx or {"source": "create"}
     rules = operator_rules(settings.ADMIT_POLICY)
-    problems = username_problems(new.username, rules)
-    if new.email:
-        problems += email_problems(new.email, rules)
+    problems = _name_problems(new.username, None) + (
+        _address_problems(new.email, None) if new.email else []
+    )
     if new.password:
         problems += password_problems(new.password, rules)
     if problems:
@@ -130,6 +130,28 @@ def _insert(new: NewUser, approved: bool, creation_ctx: dict[str, str] | None = 
             taken = Code.EMAIL_EXISTS
         raise _operator_error(taken, "username or e-mail address taken") from exc
     return user
+
+
+def _name_problems(username: str, user: User | None) -> list[Code]:
+    """The rules' problems with ``username`` for ``user`` (None: a new one), and whether
+    another account or sign-up holds it: all of them, so that one answer names them all."""
+    problems = username_problems(username, operator_rules(settings.ADMIT_POLICY))
+    others = User.with_held_signups.filter(username_key=normalize_username(username))
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    return problems + ([Code.USERNAME_EXISTS] if others.exists() else [])
+
+
+def _address_problems(email: str, user: User | None, tell_taken: bool = True) -> list[Code]:
+    """As ``_name_problems``, for an address; whether another account has it only when
+    ``tell_taken``."""
+    problems = email_problems(email, operator_rules(settings.ADMIT_POLICY))
+    if tell_taken:
+        others = User.objects.filter(email_key=normalize_email(email))
+        if user is not None:
+            others = others.exclude(pk=user.pk)
+        problems += [Code.EMAIL_EXISTS] if others.exists() else []
+    return problems
 
 
 def create_superuser(username: str, email: str, password: str, caller: Caller) -> User:
@@ -216,6 +238,7 @@ def update_user(
             raise AdmitError(
                 Code.INVALID_OPERATION, "super-users cannot lock, unapprove or unconfirm themselves"
             )
+        _check_names(user, changes, own)
         for name, value in changes.items():
             _apply(user, name, value, actor, own, totp_code)
         try:
@@ -229,18 +252,25 @@ def update_user(
         return user
 
 
+def _check_names(user: User, changes: dict[str, Any], own: bool) -> None:
+    """A new username's and a new address's problems, all in one refusal. A user's own new
+    address, while it waits for confirmation, is not said to be taken (the answer would tell
+    anyone with a session whether an address has an account): confirming it says so."""
+    problems = []
+    if "username" in changes:
+        problems += _name_problems(changes["username"], user)
+    if "email" in changes:
+        waits = own and settings.ADMIT_POLICY.user.confirm_email_change
+        problems += _address_problems(changes["email"], user, tell_taken=not waits)
+    if problems:
+        raise _operator_error(problems, "username or e-mail address refused")
+
+
 def _apply(user: User, name: str, value: Any, actor: User, own: bool, totp_code: str) -> None:
-    rules = operator_rules(settings.ADMIT_POLICY)
     now = clock.now()
     if name == "username":
-        problems = username_problems(value, rules)
-        if problems:
-            raise _operator_error(problems, "username refused")
         user.username, user.username_key = value, normalize_username(value)
     elif name == "email":
-        problems = email_problems(value, rules)
-        if problems:
-            raise _operator_error(problems, "e-mail address refused")
         if own and settings.ADMIT_POLICY.user.confirm_email_change:
             ask_to_confirm(user, value)  # applied once the new address confirms
         else:
