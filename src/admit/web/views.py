@@ -31,13 +31,14 @@ def outbox(request: HttpRequest) -> HttpResponse:
         if folder.exists()
         else []
     )
-    messages = []
+    # Not "messages": the base layout shows that name (Django's messages framework) as notices.
+    mails = []
     for path in files[:OUTBOX_SHOWN]:
         # The file backend appends one message per send to a file per connection.
         for raw in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
             if raw.strip():
-                messages.append(_summary(raw))
-    return render(request, "web/outbox.html", {"messages": messages, "folder": folder})
+                mails.append(_summary(raw))
+    return render(request, "web/outbox.html", {"mails": mails, "folder": folder})
 
 
 def _summary(raw: bytes) -> dict[str, str]:
