@@ -8,6 +8,9 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from admit.core.errors import AdmitError
+from admit.sso import flows
+
 OUTBOX_SHOWN = 50
 
 
@@ -18,7 +21,23 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"debug_outbox": settings.DEBUG})
+    return render(
+        request,
+        "web/home.html",
+        {"debug_outbox": settings.DEBUG, "console_link": is_superuser(request)},
+    )
+
+
+def is_superuser(request: HttpRequest) -> bool:
+    """Whether the web session belongs to a live super-user: their pages link the console."""
+    ust = request.session.get("admit_ust", "")
+    if not isinstance(ust, str) or not ust:
+        return False
+    try:
+        flows.superuser_for(ust)
+    except AdmitError:
+        return False
+    return True
 
 
 def outbox(request: HttpRequest) -> HttpResponse:
