@@ -76,6 +76,10 @@ class QueueAction(forms.Form):
     reason = forms.CharField(
         max_length=500, required=False, validators=[no_control_characters(LINE_BREAKS)]
     )
+    # A rejection deletes the account: the queue's "Reject" buttons lead to a page that asks
+    # for the reason (the rejection e-mail carries it) and a second press; only that page's
+    # button sends ``confirmed``.
+    confirmed = forms.BooleanField(required=False)
 
     def user_ids(self) -> list[str]:
         """The one user of a row's button, or the ticked boxes of a bulk action (at most

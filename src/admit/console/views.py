@@ -66,12 +66,16 @@ def _ust(request: HttpRequest) -> str:
     return request.console_ust  # type: ignore[attr-defined,no-any-return]
 
 
-def _back(request: HttpRequest, default: str) -> HttpResponse:
-    """Back to the page the form was on (its path and query), never off this site."""
+def _back_to(request: HttpRequest, default: str) -> str:
+    """The page the form was on (its path and query), never off this site."""
     back = request.POST.get("back", "")
     if back.startswith("/console/") and "//" not in back and "\\" not in back:
-        return redirect(back)
-    return redirect(default)
+        return back
+    return default
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    return redirect(_back_to(request, default))
 
 
 # ---- dashboard ------------------------------------------------------------------------------
@@ -127,12 +131,14 @@ def _queue_action(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
         return _back(request, "/console/queue/")
-    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"].strip()
     user_ids = form.user_ids()
     if not user_ids:
         messages.error(request, "Tick at least one sign-up first.")
         return _back(request, "/console/queue/")
     ust, caller = _ust(request), caller_of(request)
+    if action == "reject" and not (form.cleaned_data["confirmed"] and reason):
+        return _confirm_reject(request, ust, user_ids, reason, asked=form.cleaned_data["confirmed"])
     done = []
     for user_id in user_ids:
         name = _name_of(ust, user_id)
@@ -150,6 +156,30 @@ def _queue_action(request: HttpRequest) -> HttpResponse:
         tail = " They get an e-mail." if len(done) == 1 else " Each gets an e-mail."
         messages.success(request, f"{verb} {', '.join(done)}.{tail}")
     return _back(request, "/console/queue/")
+
+
+def _confirm_reject(
+    request: HttpRequest, ust: str, user_ids: list[str], reason: str, asked: bool
+) -> HttpResponse:
+    """The page between "Reject" and the deletion: who, the reason to send, a second press.
+    Sign-ups that are gone or already approved are left out, and said so."""
+    people, gone = [], []
+    for user_id in user_ids:
+        try:
+            person = flows.get_user(ust, user_id)
+        except AdmitError:
+            gone.append(user_id)
+            continue
+        (people if not person.is_approved else gone).append(person)
+    context = {
+        "section": "queue",
+        "people": people,
+        "gone": len(gone),
+        "reason": reason,
+        "reason_missing": asked and not reason,
+        "back": _back_to(request, "/console/queue/"),
+    }
+    return render(request, "console/reject.html", context, status=400 if asked else 200)
 
 
 def _name_of(ust: str, user_id: str) -> str:
