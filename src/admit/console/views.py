@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from admit.audit.models import AuditEvent
 from admit.console import flows as console
 from admit.console.chart import funnel_chart
 from admit.console.forms import (
@@ -27,6 +29,7 @@ from admit.console.forms import (
     QueueFilter,
     UserSearch,
     plain,
+    words_for,
 )
 from admit.core.errors import AdmitError, Code
 from admit.http.requests import caller_of
@@ -316,8 +319,34 @@ def remote_server(request: HttpRequest, uuid: UUID) -> HttpResponse:
     return render(
         request,
         "console/remote_server.html",
-        {"section": "remote", "server": server, "events": events},
+        {"section": "remote", "server": server, "events": _audit_rows(_ust(request), events)},
     )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit event as the console shows it: users by name (the id in the CSV and on
+    hover), each error code with its words."""
+
+    event: AuditEvent
+    actor: str
+    target: str
+    errors: list[tuple[str, str]]
+
+
+def _audit_rows(ust: str, events: Iterable[AuditEvent]) -> list[AuditRow]:
+    events = list(events)
+    ids = {e.actor_user_id for e in events} | {e.target_user_id for e in events}
+    names = console.usernames(ust, ids)
+    return [
+        AuditRow(
+            event=e,
+            actor=names.get(e.actor_user_id, ""),
+            target=names.get(e.target_user_id, ""),
+            errors=[(code, words_for(code)) for code in e.error_codes.split(",") if code],
+        )
+        for e in events
+    ]
 
 
 # ---- the audit log --------------------------------------------------------------------------
@@ -364,10 +393,11 @@ def audit(request: HttpRequest) -> HttpResponseBase:
     keep = ("user_id", "app", "event", "outcome", "since", "until")
     query = urlencode({k: request.GET[k] for k in keep if request.GET.get(k)})
     page = Paginator(events, 50).get_page(data.get("page") or 1)
+    rows = _audit_rows(ust, page.object_list)
     return render(
         request,
         "console/audit.html",
-        {"section": "audit", "form": form, "page": page, "query": query},
+        {"section": "audit", "form": form, "page": page, "rows": rows, "query": query},
     )
 
 
