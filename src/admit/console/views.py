@@ -166,18 +166,21 @@ def _confirm_reject(
 ) -> HttpResponse:
     """The page between "Reject" and the deletion: who, the reason to send, a second press.
     Sign-ups that are gone or already approved are left out, and said so."""
-    people, gone = [], []
+    people, gone = [], 0
     for user_id in user_ids:
         try:
             person = flows.get_user(ust, user_id)
         except AdmitError:
-            gone.append(user_id)
+            gone += 1
             continue
-        (people if not person.is_approved else gone).append(person)
+        if person.is_approved:
+            gone += 1
+        else:
+            people.append(person)
     context = {
         "section": "queue",
         "people": people,
-        "gone": len(gone),
+        "gone": gone,
         "reason": reason,
         "reason_missing": asked and not reason,
         "back": _back_to(request, "/console/queue/"),
