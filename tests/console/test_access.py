@@ -64,3 +64,18 @@ def test_forms_need_csrf(admin_ust):
     assert client.post("/console/queue/", {"action": "approve"}).status_code == 403
     page = client.get("/console/users/new/")
     assert b"csrfmiddlewaretoken" in page.content
+
+
+@pytest.mark.parametrize("path", ["/", "/account/"])
+def test_a_superusers_home_and_account_pages_link_the_console(admin_ust, console, path):
+    html = console.get(path).content.decode()
+    assert 'href="/console/"' in html and 'href="/console/queue/"' in html
+
+
+@pytest.mark.parametrize("path", ["/", "/account/"])
+def test_nobody_else_sees_the_console_link(admin_ust, path):
+    make_user(admin_ust, "alice")
+    for client in (web_client(None), web_client(log_in("alice"))):
+        response = client.get(path, follow=True)
+        assert response.status_code == 200
+        assert "/console/" not in response.content.decode()

@@ -85,3 +85,37 @@ def test_csv_cells_never_start_a_formula(console, superuser):
     )  # fmt: skip
     rows = rows_of(console.get(AUDIT, {"event": "test.event", "format": "csv"}))
     assert rows[0]["app"] == "'=HYPERLINK(1)"
+
+
+def test_rows_name_users_and_say_why_an_event_failed(console, admin_ust, superuser):
+    from admit.console.forms import AUDIT_WORDS
+    from admit.core.errors import Code
+
+    bob = sign_up("bob", confirm=False)
+    console.post("/console/queue/", {"action": "approve", "user_id": bob})  # refused: E005003
+    text = console.get(AUDIT, {"event": "signup.approve"}).content.decode()
+    # Usernames, with the id on hover (title) and as the filter link.
+    assert f'title="{superuser.user_id}">{superuser.username}</a>' in text
+    assert f'title="{bob}">bob</a>' in text
+    # The code, and its words next to it.
+    words = "Not confirmed yet: the person has not confirmed their e-mail."
+    assert f"<code>E005003</code> {words}" in text
+    # Every code admit has can be told in words.
+    assert set(Code) <= set(AUDIT_WORDS)
+
+
+def test_a_user_who_no_longer_exists_keeps_the_id(console):
+    ann = sign_up("ann")
+    console.post(
+        "/console/queue/", {"action": "reject", "user_id": ann, "reason": "x", "confirmed": "on"}
+    )
+    text = console.get(AUDIT, {"event": "signup.reject"}).content.decode()
+    gone = f'<span class="id">{ann}</span></a> <span class="muted">(no longer exists)</span>'
+    assert gone in text
+
+
+def test_the_csv_keeps_the_ids(console, superuser):
+    sign_up("ann")
+    rows = rows_of(console.get(AUDIT, {"format": "csv"}))
+    assert superuser.username not in {row["actor_user_id"] for row in rows}
+    assert all(row["target_user_id"].startswith("zusr") for row in rows if row["target_user_id"])

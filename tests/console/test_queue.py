@@ -65,9 +65,41 @@ def test_an_unconfirmed_signup_cannot_be_approved_and_says_why(console):
     assert not User.objects.get(user_id=bob).is_approved
 
 
+def test_an_unconfirmed_signup_is_offered_no_approve_button(console):
+    sign_up("ann")
+    bob = sign_up("bob", confirm=False)
+    page = console.get(QUEUE).content.decode()
+    assert 'aria-label="Approve ann"' in page and 'aria-label="Approve bob"' not in page
+    assert f'id="wait-{bob}">Approve once the e-mail is confirmed<' in page
+    assert 'aria-label="Reject bob"' in page
+
+
+def test_reject_asks_for_the_reason_and_a_second_press_before_deleting(console):
+    ann = sign_up("ann")
+    ask = console.post(QUEUE, {"action": "reject", "user_id": ann, "back": QUEUE + "?app=CRM"})
+    page = ask.content.decode()
+    assert ask.status_code == 200 and "Reject ann?" in page
+    assert "deletes</strong> the account" in page and "ann@example.com" in page
+    assert 'name="reason"' in page and "required" in page
+    assert 'href="/console/queue/?app=CRM">Cancel' in page
+    assert User.objects.filter(user_id=ann).exists()
+    assert not OutgoingEmail.objects.filter(template="rejected").exists()
+
+    # The second press without a reason: asked again, nothing deleted.
+    empty = {"action": "reject", "selected": [ann], "confirmed": "on", "reason": "  "}
+    again = console.post(QUEUE, empty)
+    assert again.status_code == 400
+    assert "Give a reason: the e-mail tells the person why." in again.content.decode()
+    assert User.objects.filter(user_id=ann).exists()
+    assert not AuditEvent.objects.filter(event="signup.reject").exists()
+
+
 def test_rejecting_sends_the_reason(console):
     ann = sign_up("ann")
-    console.post(QUEUE, {"action": "reject", "user_id": ann, "reason": "Not an employee"})
+    console.post(
+        QUEUE,
+        {"action": "reject", "user_id": ann, "reason": "Not an employee", "confirmed": "on"},
+    )
     assert not User.objects.filter(user_id=ann).exists()
     mail = OutgoingEmail.objects.get(template="rejected", to="ann@example.com")
     assert "Not an employee" in mail.body_text
@@ -81,7 +113,14 @@ def test_bulk_approve_and_reject(console):
     assert "Approved ann, bob." in text and "Could not approve cat: Not confirmed yet" in text
     assert OutgoingEmail.objects.filter(template="welcome").count() == 2
     dan = sign_up("dan")
-    console.post(QUEUE, {"action": "reject", "selected": [cat, dan], "reason": "spam"})
+    asked = console.post(QUEUE, {"action": "reject", "selected": [cat, dan, ann]})
+    page = asked.content.decode()
+    assert "Reject 2 sign-ups?" in page and "cat@example.com" in page and "dan@example.com" in page
+    assert "1 of the ticked sign-up is no longer pending" in page  # ann is approved
+    assert User.objects.filter(user_id__in=[cat, dan]).count() == 2
+    console.post(
+        QUEUE, {"action": "reject", "selected": [cat, dan], "reason": "spam", "confirmed": "on"}
+    )
     assert not User.objects.filter(user_id__in=[cat, dan]).exists()
     assert OutgoingEmail.objects.filter(template="rejected").count() == 2
 

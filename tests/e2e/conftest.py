@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,23 @@ def browser(chromium_path: str) -> Iterator[Any]:
         chromium.close()
 
 
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# ``@BOTH_SIZES`` runs a test on a desktop and on a phone-sized screen: its ``page`` (and
+# ``viewport``, for the other contexts it opens) are that size.
+BOTH_SIZES = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A page in a new browser context (its own cookies), 1000 px wide."""
-    context = browser.new_context(viewport={"width": 1000, "height": 700})
+def viewport() -> dict[str, int]:
+    return {"width": 1000, "height": 700}
+
+
+@pytest.fixture
+def page(browser: Any, viewport: dict[str, int]) -> Iterator[Any]:
+    """A page in a new browser context (its own cookies), 1000 px wide unless the test asks
+    for ``viewport`` (``BOTH_SIZES``)."""
+    context = browser.new_context(viewport=viewport)
     context.set_default_timeout(20_000)
     yield context.new_page()
     context.close()
@@ -94,6 +108,67 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
         return path
 
     return take
+
+
+BLOCKING = {"serious", "critical"}
+
+
+@dataclass
+class Audit:
+    """Runs axe on a page, saves its screenshot, and keeps what axe found, per page."""
+
+    screenshot: Any
+    pages: list[str] = field(default_factory=list)
+    blocking: list[str] = field(default_factory=list)
+    advisory: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+    too_wide: list[str] = field(default_factory=list)
+
+    def check(self, page: Any, name: str) -> None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        page.wait_for_load_state("load")
+        self.fits(page, name)
+        number = f"{len(self.pages) + 1:02d}-{name}"
+        where = urlsplit(page.url)
+        path = re.sub(r"[^/]{40,}", "<token>", where.path) + (f"?{where.query}" * bool(where.query))
+        self.pages.append(f"{number} {path}")
+        self.screenshot(page, number)
+        response = Axe().run(page).response
+        for violation in response["violations"]:
+            line = f"{name}: {_describe(violation)}"
+            (self.blocking if violation["impact"] in BLOCKING else self.advisory).append(line)
+        # What axe could not decide (for example contrast over an image) is for a person.
+        for check in response["incomplete"]:
+            why = {c["message"] for node in check["nodes"] for c in node["any"] + node["all"]}
+            self.review.append(f"{name}: {_describe(check)} ({'; '.join(sorted(why))})")
+
+    def fits(self, page: Any, name: str) -> None:
+        """The page is no wider than the viewport: nothing makes the page itself scroll
+        sideways (a wide table may scroll inside its own box)."""
+        width = page.evaluate("document.documentElement.scrollWidth")
+        viewport = page.viewport_size["width"]
+        if width > viewport:
+            self.too_wide.append(f"{name}: {width} px wide in a {viewport} px viewport")
+
+    def assert_clean(self) -> None:
+        print(f"\naxe checked {len(self.pages)} pages:", *self.pages, sep="\n  ")
+        if self.advisory:
+            print("moderate/minor findings:", *self.advisory, sep="\n  ")
+        if self.review:
+            print("for a person to review (axe could not decide):", *self.review, sep="\n  ")
+        assert not self.blocking, "serious/critical accessibility violations:\n  " + "\n  ".join(
+            self.blocking + ["(moderate/minor, not failing:)", *self.advisory]
+        )
+        assert not self.too_wide, "pages wider than the viewport:\n  " + "\n  ".join(self.too_wide)
+
+
+def _describe(result: dict[str, Any]) -> str:
+    targets = ", ".join(" ".join(map(str, node["target"])) for node in result["nodes"][:5])
+    return (
+        f"{result['id']} [{result['impact']}] {result['help']}"
+        f" — {len(result['nodes'])} node(s): {targets}"
+    )
 
 
 @dataclass
@@ -124,12 +199,24 @@ def live_admit_smtp(tmp_path: Path, mailbox: Mailbox) -> Iterator[LiveAdmit]:
     """``admit serve`` (gunicorn + e-mail worker) that sends its e-mail to ``mailbox`` and
     writes links to itself. Its log is ``<tmp_path>/serve.log``."""
     port = free_port()
-    env = _environment(tmp_path)
-    env.update(
+    yield from _serve(
+        tmp_path,
+        port,
         ADMIT_SMTP_URL=f"smtp://127.0.0.1:{mailbox.server.port}",
-        ADMIT_BASE_URL=f"http://127.0.0.1:{port}",
         ADMIT_EMAIL_FROM="admit <noreply@admit.test>",
     )
+
+
+@pytest.fixture
+def live_admit_debug(tmp_path: Path) -> Iterator[LiveAdmit]:
+    """``admit serve`` as ``make run`` starts it: debug mode on, e-mail written to the data
+    folder's outbox, readable at /dev/outbox (where the README sends people for their link)."""
+    yield from _serve(tmp_path, free_port(), ADMIT_DEBUG="1")
+
+
+def _serve(tmp_path: Path, port: int, **settings: str) -> Iterator[LiveAdmit]:
+    env = _environment(tmp_path)
+    env.update(ADMIT_BASE_URL=f"http://127.0.0.1:{port}", **settings)
     live = LiveAdmit(f"http://127.0.0.1:{port}", env, tmp_path)
     migrated = live.run("migrate", "--verbosity", "0")
     assert migrated.returncode == 0, migrated.stderr

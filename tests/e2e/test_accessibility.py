@@ -4,74 +4,26 @@ A page fails on a "serious" or "critical" violation; "moderate" and "minor" ones
 (``pytest -s`` shows them) and listed in the failure message when there is one.
 
 One test per area (people, console, remote log-in) so a failure names its area, page and rule.
+Each runs on a desktop (1280 × 800) and a phone-sized screen (390 × 844), and every page it
+checks must also be no wider than the viewport (``Audit.fits``).
+
 Screenshots of each checked page land in tests/e2e/artifacts/<test name>/ (not committed)."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from admit.core import totp
 from tests.conftest import GOOD_PASSWORD
-from tests.e2e.conftest import sign_up_ann_confirmed_bob_not
+from tests.e2e.conftest import BOTH_SIZES, Audit, sign_up_ann_confirmed_bob_not
 from tests.e2e.test_people_pages import BOSS_PASSWORD, approve_in_console, log_in
 
 pytestmark = pytest.mark.e2e
-
-BLOCKING = {"serious", "critical"}
-
-
-@dataclass
-class Audit:
-    """Runs axe on a page, saves its screenshot, and keeps what axe found, per page."""
-
-    screenshot: Any
-    pages: list[str] = field(default_factory=list)
-    blocking: list[str] = field(default_factory=list)
-    advisory: list[str] = field(default_factory=list)
-    review: list[str] = field(default_factory=list)
-
-    def check(self, page: Any, name: str) -> None:
-        from axe_playwright_python.sync_playwright import Axe
-
-        page.wait_for_load_state("load")
-        number = f"{len(self.pages) + 1:02d}-{name}"
-        where = urlsplit(page.url)
-        path = re.sub(r"[^/]{40,}", "<token>", where.path) + (f"?{where.query}" * bool(where.query))
-        self.pages.append(f"{number} {path}")
-        self.screenshot(page, number)
-        response = Axe().run(page).response
-        for violation in response["violations"]:
-            line = f"{name}: {_describe(violation)}"
-            (self.blocking if violation["impact"] in BLOCKING else self.advisory).append(line)
-        # What axe could not decide (for example contrast over an image) is for a person.
-        for check in response["incomplete"]:
-            why = {c["message"] for node in check["nodes"] for c in node["any"] + node["all"]}
-            self.review.append(f"{name}: {_describe(check)} ({'; '.join(sorted(why))})")
-
-    def assert_clean(self) -> None:
-        print(f"\naxe checked {len(self.pages)} pages:", *self.pages, sep="\n  ")
-        if self.advisory:
-            print("moderate/minor findings:", *self.advisory, sep="\n  ")
-        if self.review:
-            print("for a person to review (axe could not decide):", *self.review, sep="\n  ")
-        assert not self.blocking, "serious/critical accessibility violations:\n  " + "\n  ".join(
-            self.blocking + ["(moderate/minor, not failing:)", *self.advisory]
-        )
-
-
-def _describe(result: dict[str, Any]) -> str:
-    targets = ", ".join(" ".join(map(str, node["target"])) for node in result["nodes"][:5])
-    return (
-        f"{result['id']} [{result['impact']}] {result['help']}"
-        f" — {len(result['nodes'])} node(s): {targets}"
-    )
 
 
 def _post_form(page: Any, button: str) -> None:
@@ -79,6 +31,7 @@ def _post_form(page: Any, button: str) -> None:
     page.wait_for_load_state("load")
 
 
+@BOTH_SIZES
 def test_people_pages_are_accessible(browser, page, live_admit_smtp, mailbox, screenshot):
     from playwright.sync_api import expect
 
@@ -192,6 +145,7 @@ def test_people_pages_are_accessible(browser, page, live_admit_smtp, mailbox, sc
     audit.assert_clean()
 
 
+@BOTH_SIZES
 def test_console_pages_are_accessible(page, live_admit_smtp, screenshot):
     from playwright.sync_api import expect
 
@@ -225,9 +179,18 @@ def test_console_pages_are_accessible(page, live_admit_smtp, screenshot):
 
     page.goto(admit + "/console/queue/")
     audit.check(page, "queue")
-    page.get_by_role("button", name="Approve bob").click()
+    page.get_by_role("checkbox", name="Select bob").check()
+    _post_form(page, "Approve selected")
     expect(page.locator(".notice.error")).to_be_visible()
     audit.check(page, "queue-error")
+    _post_form(page, "Reject bob")
+    expect(page.get_by_role("heading", name="Reject bob?")).to_be_visible()
+    audit.check(page, "queue-reject-ask")
+    page.get_by_label(re.compile("^Reason")).evaluate("field => field.required = false")
+    _post_form(page, "Reject and delete bob")
+    expect(page.locator("#reject-reason-error")).to_be_visible()
+    audit.check(page, "queue-reject-no-reason")
+    page.get_by_role("link", name="Cancel, keep it").click()
     page.get_by_role("button", name="Approve ann").click()
     expect(page.locator(".notice.success")).to_be_visible()
     audit.check(page, "queue-approved")
@@ -267,8 +230,9 @@ def test_console_pages_are_accessible(page, live_admit_smtp, screenshot):
     audit.assert_clean()
 
 
+@BOTH_SIZES
 def test_remote_pages_are_accessible(
-    browser, page, remote_server, live_admit_smtp, mailbox, screenshot
+    browser, page, viewport, remote_server, live_admit_smtp, mailbox, screenshot
 ):
     from playwright.sync_api import expect
 
@@ -314,7 +278,7 @@ def test_remote_pages_are_accessible(
     audit.check(page, "link-invalid")
     page.goto(admit + "/remote-login/confirm/garbage/")
     audit.check(page, "confirm-broken-link")
-    stranger_context = browser.new_context(viewport={"width": 1000, "height": 700})
+    stranger_context = browser.new_context(viewport=viewport)
     stranger_context.set_default_timeout(20_000)
     try:
         stranger = stranger_context.new_page()

@@ -56,8 +56,11 @@ def test_superuser_approves_in_the_console(page, live_admit_smtp, mailbox, scree
     expect(page.locator("tr", has_text="bob@example.com")).to_contain_text("to confirm")
     screenshot(page, "01-queue")
 
-    # bob cannot be approved yet: the reason in plain words.
-    page.get_by_role("button", name="Approve bob").click()
+    # bob cannot be approved yet: no Approve button on his row, and a bulk approval that
+    # includes him says why in plain words.
+    expect(page.get_by_role("button", name="Approve bob")).to_have_count(0)
+    page.get_by_role("checkbox", name="Select bob").check()
+    page.get_by_role("button", name="Approve selected").click()
     expect(page.locator(".notice.error")).to_contain_text("Not confirmed yet")
     screenshot(page, "02-queue-not-confirmed")
 

@@ -128,7 +128,7 @@ def test_sign_up_confirm_log_in_and_end_a_session(
         expect(page.locator("#sessions")).to_contain_text("Phone browser (test)")
         screenshot(page, "08-my-sessions")
         sessions.filter(has_text="Phone browser (test)").get_by_role(
-            "button", name=re.compile("End the session")
+            "button", name=re.compile("^End this session")
         ).click()
         expect(page.get_by_role("status")).to_contain_text("The session has ended.")
         expect(page.locator("#sessions tbody tr")).to_have_count(1)

@@ -49,6 +49,8 @@ def test_post_sends_one_email_and_asks_to_check_it(client, server):
     email = OutgoingEmail.objects.get()
     assert (email.template, email.to) == ("remote_confirm", "ada@chat.example.com")
     assert "Example Chat" in email.body_text
+    assert email.body_text.startswith("Hello Ada Admin,")  # the name the server sent
+    assert "<p>Hello Ada Admin,</p>" in email.body_html
     assert "/remote-login/confirm/zcnt" in email.body_text
     preregistration = Preregistration.objects.get()
     assert (preregistration.email, str(preregistration.user_uuid)) == (

@@ -36,6 +36,20 @@ def test_portal_pages_open_with_a_session(client, server, page, shows):
     log_in(client, server)
     response = client.get(page)
     assert response.status_code == 200 and shows in response.content
+    # The portal's header: the realm's name, its pages, a log-out.
+    header = response.content.decode().split("<main")[0]
+    assert '<li class="realm">Example Chat</li>' in header
+    assert 'href="/portal/account/"' in header and 'action="/portal/logout/"' in header
+
+
+def test_log_out_ends_the_portal_session(client, server):
+    known_user(client, server)
+    log_in(client, server)
+    assert client.get("/portal/logout/").status_code == 405  # a POST from the header's button
+    response = client.post("/portal/logout/")
+    assert response.status_code == 200 and b"You are logged out" in response.content
+    assert client.get("/portal/").status_code == 401
+    assert client.get("/api/v1/remotes/session").status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -141,3 +141,18 @@ def test_rejected_users_link_is_unknown(api, client, token, admin_ust):
     user_id = User.objects.get(username="user1").user_id
     api.post("/zato/sso/user/signup/reject", {"user_id": user_id, "ust": admin_ust})
     assert client.post(f"/confirm/{token}/").status_code == 404
+
+
+def test_the_link_says_whose_sign_up_which_address_and_app(client, token):
+    page = client.get(f"/confirm/{token}/").content.decode()
+    assert "the sign-up of user1 for CRM, with the e-mail address u•••1@example.com" in page
+    assert "user1@example.com" not in page  # masked: the page is for whoever holds the link
+    assert not User.objects.get().is_confirmed  # showing it confirms nothing
+
+
+def test_masked_addresses():
+    from admit.core.emails import masked
+
+    assert masked("ada.lovelace@example.com") == "a•••e@example.com"
+    assert masked("al@example.com") == "a•••@example.com"
+    assert masked("not-an-address") == "•••"

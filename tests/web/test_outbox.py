@@ -28,6 +28,16 @@ def test_outbox_shows_delivered_mail_in_debug_mode(api, client, settings, file_b
     assert f"/confirm/{token}/".encode() in page.content
 
 
+def test_outbox_shows_each_mail_once_and_no_notice(api, client, settings, file_backend):
+    """The mails are not handed to the layout's notices (Django's ``messages``)."""
+    settings.DEBUG = True
+    api.post("/zato/sso/user/signup", signup_body())
+    assert deliver_due() == 1
+    html = client.get("/dev/outbox").content.decode()
+    assert html.count("Confirm your sign-up, user1") == 1
+    assert 'class="notices"' not in html and "{&#x27;subject&#x27;" not in html
+
+
 def test_outbox_does_not_exist_outside_debug_mode(client, settings, file_backend):
     settings.DEBUG = False
     assert client.get("/dev/outbox").status_code == 404

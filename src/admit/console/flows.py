@@ -229,3 +229,14 @@ def audit_events(ust: str, where: AuditFilter) -> QuerySet[AuditEvent]:
 def audit_event_names(ust: str) -> list[str]:
     superuser_for(ust)
     return sorted(set(AuditEvent.objects.values_list("event", flat=True).distinct()))
+
+
+def usernames(ust: str, user_ids: set[str]) -> dict[str, str]:
+    """The usernames of the users among ``user_ids`` that still exist (a rejected or deleted
+    user's id stays in the audit log with no name)."""
+    superuser_for(ust)
+    wanted = {user_id for user_id in user_ids if user_id}
+    if not wanted:
+        return {}
+    found = User.with_held_signups.filter(user_id__in=wanted).values_list("user_id", "username")
+    return dict(found)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from admit.audit.models import AuditEvent
 from admit.console import flows as console
 from admit.console.auth import forbidden, visitor
 from admit.console.chart import funnel_chart
@@ -28,6 +30,7 @@ from admit.console.forms import (
     QueueFilter,
     UserSearch,
     plain,
+    words_for,
 )
 from admit.core.errors import AdmitError
 from admit.http.requests import caller_of
@@ -62,12 +65,16 @@ def _ust(request: HttpRequest) -> str:
     return request.console_ust  # type: ignore[attr-defined,no-any-return]
 
 
-def _back(request: HttpRequest, default: str) -> HttpResponse:
-    """Back to the page the form was on (its path and query), never off this site."""
+def _back_to(request: HttpRequest, default: str) -> str:
+    """The page the form was on (its path and query), never off this site."""
     back = request.POST.get("back", "")
     if back.startswith("/console/") and "//" not in back and "\\" not in back:
-        return redirect(back)
-    return redirect(default)
+        return back
+    return default
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    return redirect(_back_to(request, default))
 
 
 # ---- dashboard ------------------------------------------------------------------------------
@@ -123,12 +130,14 @@ def _queue_action(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
         return _back(request, "/console/queue/")
-    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"].strip()
     user_ids = form.user_ids()
     if not user_ids:
         messages.error(request, "Tick at least one sign-up first.")
         return _back(request, "/console/queue/")
     ust, caller = _ust(request), caller_of(request)
+    if action == "reject" and not (form.cleaned_data["confirmed"] and reason):
+        return _confirm_reject(request, ust, user_ids, reason, asked=form.cleaned_data["confirmed"])
     done = []
     for user_id in user_ids:
         name = _name_of(ust, user_id)
@@ -146,6 +155,33 @@ def _queue_action(request: HttpRequest) -> HttpResponse:
         tail = " They get an e-mail." if len(done) == 1 else " Each gets an e-mail."
         messages.success(request, f"{verb} {', '.join(done)}.{tail}")
     return _back(request, "/console/queue/")
+
+
+def _confirm_reject(
+    request: HttpRequest, ust: str, user_ids: list[str], reason: str, asked: bool
+) -> HttpResponse:
+    """The page between "Reject" and the deletion: who, the reason to send, a second press.
+    Sign-ups that are gone or already approved are left out, and said so."""
+    people, gone = [], 0
+    for user_id in user_ids:
+        try:
+            person = flows.get_user(ust, user_id)
+        except AdmitError:
+            gone += 1
+            continue
+        if person.is_approved:
+            gone += 1
+        else:
+            people.append(person)
+    context = {
+        "section": "queue",
+        "people": people,
+        "gone": gone,
+        "reason": reason,
+        "reason_missing": asked and not reason,
+        "back": _back_to(request, "/console/queue/"),
+    }
+    return render(request, "console/reject.html", context, status=400 if asked else 200)
 
 
 def _name_of(ust: str, user_id: str) -> str:
@@ -282,8 +318,34 @@ def remote_server(request: HttpRequest, uuid: UUID) -> HttpResponse:
     return render(
         request,
         "console/remote_server.html",
-        {"section": "remote", "server": server, "events": events},
+        {"section": "remote", "server": server, "events": _audit_rows(_ust(request), events)},
     )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit event as the console shows it: users by name (the id in the CSV and on
+    hover), each error code with its words."""
+
+    event: AuditEvent
+    actor: str
+    target: str
+    errors: list[tuple[str, str]]
+
+
+def _audit_rows(ust: str, events: Iterable[AuditEvent]) -> list[AuditRow]:
+    events = list(events)
+    ids = {e.actor_user_id for e in events} | {e.target_user_id for e in events}
+    names = console.usernames(ust, ids)
+    return [
+        AuditRow(
+            event=e,
+            actor=names.get(e.actor_user_id, ""),
+            target=names.get(e.target_user_id, ""),
+            errors=[(code, words_for(code)) for code in e.error_codes.split(",") if code],
+        )
+        for e in events
+    ]
 
 
 # ---- the audit log --------------------------------------------------------------------------
@@ -330,10 +392,11 @@ def audit(request: HttpRequest) -> HttpResponseBase:
     keep = ("user_id", "app", "event", "outcome", "since", "until")
     query = urlencode({k: request.GET[k] for k in keep if request.GET.get(k)})
     page = Paginator(events, 50).get_page(data.get("page") or 1)
+    rows = _audit_rows(ust, page.object_list)
     return render(
         request,
         "console/audit.html",
-        {"section": "audit", "form": form, "page": page, "query": query},
+        {"section": "audit", "form": form, "page": page, "rows": rows, "query": query},
     )
 
 

@@ -52,3 +52,14 @@ def _is_email(email: str) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def masked(email: str) -> str:
+    """``ada.lovelace@example.com`` as ``a•••e@example.com``: enough for its owner to know
+    it, too little for someone else who sees the page to learn it."""
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return "•••"
+    if len(local) <= 2:
+        return f"{local[:1]}•••@{domain}"
+    return f"{local[0]}•••{local[-1]}@{domain}"

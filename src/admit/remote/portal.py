@@ -56,6 +56,23 @@ def _still_registered(identity: dict[str, Any]) -> bool:
     return RemoteServer.objects.filter(uuid=identity["remote_server_uuid"]).exists()
 
 
+@dataclass(frozen=True)
+class Header:
+    """What the portal's pages show in their header: whose portal it is."""
+
+    name: str
+    server_level: bool
+
+
+def header(identity: dict[str, Any]) -> Header:
+    if identity["remote_realm_uuid"]:
+        realm = RemoteRealm.objects.filter(uuid=identity["remote_realm_uuid"]).first()
+        if realm is not None:
+            return Header(realm.name or realm.host, server_level=False)
+    server = RemoteServer.objects.filter(uuid=identity["remote_server_uuid"]).first()
+    return Header(server.hostname if server else "", server_level=True)
+
+
 def end(request: HttpRequest) -> None:
     request.session.pop(SESSION_KEY, None)
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from admit.audit.models import AuditEvent
 from admit.confirmations import engine as confirmations
@@ -177,6 +177,7 @@ def portal_page(page: str):
         if current.expired:
             portal.end(request)
             return HttpResponseRedirect(_entry_point(current.identity))
+        request.portal_header = portal.header(current.identity)  # type: ignore[attr-defined]
         return PORTAL_PAGES[page](request, current.identity)
 
     view.__name__ = f"portal_{page}"
@@ -230,3 +231,11 @@ def _deactivate(request: HttpRequest, identity: dict) -> HttpResponse:
 
 
 PORTAL_PAGES = {"overview": _overview, "account": _account, "deactivate": _deactivate}
+
+
+@require_POST
+def portal_logout(request: HttpRequest) -> HttpResponse:
+    """Ends the portal session (the header's "Log out"); the person's server hands out a new
+    log-in link when they come back."""
+    portal.end(request)
+    return remote_page(request, "remote/logged_out.html")

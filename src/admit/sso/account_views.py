@@ -93,6 +93,7 @@ def _account(request: HttpRequest, ust: str, status: int = 200, **context: Any) 
         "values": values,
         "errors": {},
         "section": "",
+        "console_link": user.is_staff,  # an active super-user
     }
     return render(request, "sso/account.html", {**base, **context}, status=status)
 

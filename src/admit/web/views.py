@@ -8,6 +8,9 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from admit.core.errors import AdmitError
+from admit.sso import flows
+
 OUTBOX_SHOWN = 50
 
 
@@ -18,7 +21,23 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"debug_outbox": settings.DEBUG})
+    return render(
+        request,
+        "web/home.html",
+        {"debug_outbox": settings.DEBUG, "console_link": is_superuser(request)},
+    )
+
+
+def is_superuser(request: HttpRequest) -> bool:
+    """Whether the web session belongs to a live super-user: their pages link the console."""
+    ust = request.session.get("admit_ust", "")
+    if not isinstance(ust, str) or not ust:
+        return False
+    try:
+        flows.superuser_for(ust)
+    except AdmitError:
+        return False
+    return True
 
 
 def outbox(request: HttpRequest) -> HttpResponse:
@@ -31,13 +50,14 @@ def outbox(request: HttpRequest) -> HttpResponse:
         if folder.exists()
         else []
     )
-    messages = []
+    # Not "messages": the base layout shows that name (Django's messages framework) as notices.
+    mails = []
     for path in files[:OUTBOX_SHOWN]:
         # The file backend appends one message per send to a file per connection.
         for raw in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
             if raw.strip():
-                messages.append(_summary(raw))
-    return render(request, "web/outbox.html", {"messages": messages, "folder": folder})
+                mails.append(_summary(raw))
+    return render(request, "web/outbox.html", {"mails": mails, "folder": folder})
 
 
 def _summary(raw: bytes) -> dict[str, str]:

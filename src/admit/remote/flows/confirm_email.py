@@ -61,7 +61,11 @@ def send_confirmation(identity: tokens.Identity, email: str, caller: Caller) -> 
         )
         key = confirmations.create(preregistration, REMOTE_EMAIL)
         link = f"{settings.ADMIT_BASE_URL}/remote-login/confirm/{key}/"
-        enqueue("remote_confirm", email, {"link": link, "realm": realm, "server": server})
+        enqueue(
+            "remote_confirm",
+            email,
+            {"link": link, "realm": realm, "server": server, "full_name": identity.full_name},
+        )
 
 
 def confirm_email(key: str, caller: Caller) -> tokens.Identity:

@@ -109,6 +109,8 @@ def confirm_login(
         if account is None:
             raise AdmitError(Code.NOT_ALLOWED, "no remote user for this link")
         if needs_tos(account) and not tos_accepted:
+            # The code alone (E005001) does not tell the operator why: the audit row does.
+            audit.extra_data["refused"] = "Terms of Service not accepted"
             raise InputError(Code.NOT_ALLOWED, TOS_REQUIRED)
         try:
             with transaction.atomic():

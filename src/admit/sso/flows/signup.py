@@ -14,6 +14,7 @@ from admit.confirmations import engine as confirmations
 from admit.confirmations.models import Confirmation
 from admit.core import clock, unit_of_work
 from admit.core.context import Caller
+from admit.core.emails import masked
 from admit.core.errors import AdmitError, Code
 from admit.core.ratelimit import hit
 from admit.core.secrets import new_public_id
@@ -177,7 +178,16 @@ def on_taken_email_confirmed(confirmation: Confirmation, audit: AuditEntry) -> s
 
 
 def describe_signup(confirmation: Confirmation) -> str:
-    return "your sign-up: press the button to confirm that this e-mail address is yours."
+    """Whose sign-up, which address (partly masked: the page is for whoever holds the link)
+    and for which app."""
+    user = User.with_held_signups.filter(pk=confirmation.object_id).first()
+    if user is None:
+        return "a sign-up that no longer exists."
+    app = f" for {user.signup_app}" if user.signup_app else ""
+    return (
+        f"the sign-up of {user.username}{app}, with the e-mail address {masked(user.email)}:"
+        " press the button to confirm that this address is yours."
+    )
 
 
 def _confirm(user: User, audit: AuditEntry) -> list[str]:
