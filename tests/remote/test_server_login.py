@@ -107,7 +107,7 @@ def test_whole_server_level_flow_creates_a_server_user_and_a_session(client, ser
     overview = client.get("/portal/")
     assert overview.status_code == 200 and b"chat.example.com" in overview.content
     assert b"root@chat.example.com" in overview.content
-    assert b"Deactivate the server" in overview.content
+    assert b'href="/portal/deactivate/"' in overview.content  # the header links it
 
 
 def test_second_server_level_log_in_reuses_the_server_user(client, server):
