@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 
 import pytest
@@ -77,13 +78,73 @@ def test_service_refuses_to_start_on_bad_config(tmp_path):
     (tmp_path / "admit.toml").write_text("[signup]\nenabled = 1\n")
     result = subprocess.run(
         [sys.executable, "-m", "admit.cli", "migrate"],
-        env={"ADMIT_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        env={**_environment(), "ADMIT_DATA_DIR": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode != 0
-    assert "[signup] enabled must be true or false" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == (
+        f"admit: configuration error: {tmp_path / 'admit.toml'}: [signup] enabled must be"
+        " true or false, got 1\n"
+    )
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment (PATH, PYTHONPATH) without its ADMIT_* variables."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("ADMIT_")}
+
+
+def _admit(tmp_path, *args: str, **env: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "admit.cli", *args],
+        env={**_environment(), "ADMIT_DATA_DIR": str(tmp_path / "data"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_errors_name_the_file_admit_config_names(tmp_path):
+    named = tmp_path / "policies" / "sso.toml"
+    named.parent.mkdir()
+    named.write_text("[signup]\nenabld = true\n")
+    with pytest.raises(ConfigError) as refused:
+        load_policy(named, create_missing=False)
+    assert str(refused.value) == f"{named}: unknown key [signup] enabld"
+
+    result = _admit(tmp_path, "migrate", ADMIT_CONFIG=str(named))
+    assert result.returncode == 2
+    assert result.stderr == f"admit: configuration error: {named}: unknown key [signup] enabld\n"
+    assert not (tmp_path / "data" / "admit.toml").exists()  # the named file was the one read
+
+
+def test_a_missing_admit_config_file_is_an_error_not_the_defaults(tmp_path):
+    missing = tmp_path / "typo.toml"
+    deployment = load_deployment({"ADMIT_DATA_DIR": str(tmp_path), "ADMIT_CONFIG": str(missing)})
+    assert deployment.config_path == missing and deployment.config_named
+    with pytest.raises(ConfigError, match="ADMIT_CONFIG names .*typo.toml, which does not exist"):
+        load_policy(deployment.config_path, create_missing=False)
+
+    result = _admit(tmp_path, "migrate", ADMIT_CONFIG=str(missing))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines == [
+        f"admit: configuration error: ADMIT_CONFIG names {missing}, which does not exist;"
+        f" create it (the defaults are in {DEFAULT_TOML}) or unset ADMIT_CONFIG to use the"
+        " data folder's admit.toml"
+    ]
+    assert not missing.exists()
+
+
+def test_only_the_default_place_is_written_with_the_defaults(tmp_path):
+    deployment = load_deployment({"ADMIT_DATA_DIR": str(tmp_path)})
+    assert deployment.config_path == tmp_path / "admit.toml" and not deployment.config_named
+    load_policy(deployment.config_path, create_missing=not deployment.config_named)
+    assert deployment.config_path.read_text() == DEFAULT_TOML.read_text()
 
 
 def test_login_metadata_allowed_defaults_to_every_app():

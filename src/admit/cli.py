@@ -1,16 +1,48 @@
-"""The ``admit`` command: serve, worker, migrate, createsuperuser, and Django's own commands."""
+"""The admit command: serve, worker, migrate, createsuperuser, remote-servers, manage.
+
+Exit codes: 0 done; 1 refused or failed (a value the rules refuse, the database out of reach,
+the address taken); 2 a usage or configuration error (a bad option, a missing value, a bad
+admit.toml or ADMIT_* variable). Every failure is one line on stderr that starts with
+``admit:``, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import os
 import signal
+import socket
+import stat
 import subprocess
 import sys
+import textwrap
 import time
+from importlib import metadata
+from typing import NoReturn
 
 SERVICE_ADDRESS = "127.0.0.1:11223"
+PASSWORD_VARIABLE = "ADMIT_SUPERUSER_PASSWORD"
+
+DESCRIPTION = """\
+admit: sign-up, confirmation, approval and log-in for one organisation's applications
+(Zato's SSO API) and for the admins of remote servers.
+
+First steps: `admit migrate`, then `admit createsuperuser`, then `admit serve`.
+Configuration comes from admit.toml (in ADMIT_DATA_DIR, or the file ADMIT_CONFIG names) and
+the ADMIT_* environment variables: see docs/operators.md.
+"""
+
+
+def fail(message: str, exit_code: int = 1) -> NoReturn:
+    """One line on stderr and the exit: what went wrong and, where it helps, what to do."""
+    print(f"admit: {message}", file=sys.stderr, flush=True)
+    sys.exit(exit_code)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _django() -> None:
@@ -22,7 +54,7 @@ def _django() -> None:
     try:
         django.setup()
     except ConfigError as exc:
-        sys.exit(f"admit: configuration error: {exc}")
+        fail(f"configuration error: {exc}", 2)
 
 
 def migrate(args: argparse.Namespace) -> None:
@@ -33,35 +65,92 @@ def migrate(args: argparse.Namespace) -> None:
     call_command("createcachetable", verbosity=args.verbosity)
 
 
+# createsuperuser's three values: how to ask for each, and where a run without a terminal
+# must find it.
+_QUESTIONS = {"username": "Username: ", "email": "E-mail address: ", "password": "Password: "}
+_SOURCES = {"username": "--username", "email": "--email", "password": PASSWORD_VARIABLE}
+# Which value a refusal's code is about (admit.core.errors.Code: E001 username, E002 e-mail,
+# E003 password).
+_FIELD_OF_CODE = {"E001": "username", "E002": "email", "E003": "password"}
+
+
 def createsuperuser(args: argparse.Namespace) -> None:
+    """Make a super-user: from --username, --email and ADMIT_SUPERUSER_PASSWORD, asking in the
+    terminal for whatever is missing and again for whatever the rules refuse."""
+    given = {
+        "username": (args.username or "").strip(),
+        "email": (args.email or "").strip(),
+        "password": os.environ.get(PASSWORD_VARIABLE, ""),
+    }
+    asking = sys.stdin.isatty()
+    missing = [_SOURCES[field] for field, value in given.items() if not value]
+    if missing and not asking:
+        fail(
+            f"createsuperuser has no terminal to ask on: give {' and '.join(missing)}"
+            " (the password in the environment variable, never on the command line)",
+            2,
+        )
     _django()
     from admit.core.context import Caller
     from admit.core.errors import AdmitError
     from admit.sso.flows.users import create_superuser
+    from admit.sso.page_copy import sentence
 
-    username = args.username or input("Username: ").strip()
-    email = args.email or input("E-mail address: ").strip()
-    password = os.environ.get("ADMIT_SUPERUSER_PASSWORD")
-    if not password:
-        if not sys.stdin.isatty():
-            sys.exit("admit: set ADMIT_SUPERUSER_PASSWORD or run this in a terminal to be asked")
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Password (again): "):
-            sys.exit("admit: the passwords differ")
-    try:
-        user = create_superuser(username, email, password, Caller())
-    except AdmitError as exc:
-        sys.exit(
-            f"admit: refused ({', '.join(exc.codes)}): {exc.message}; see docs/api.md for the codes"
-        )
+    values = dict(given)
+    while True:
+        for field in _QUESTIONS:
+            while not values[field]:
+                values[field] = _ask(field)
+        try:
+            user = create_superuser(
+                values["username"], values["email"], values["password"], Caller()
+            )
+            break
+        except AdmitError as exc:
+            refused = {_FIELD_OF_CODE.get(code[:4], "") for code in exc.codes}
+            reasons = [
+                sentence(code) if code[:4] in _FIELD_OF_CODE else exc.message for code in exc.codes
+            ]
+            text = " ".join(dict.fromkeys(reasons))
+            # A value from a flag or the environment would be refused again: it is the
+            # caller's to change. Only what was asked for in the terminal is asked again.
+            fixed = sorted(_SOURCES[field] for field in refused if field and given[field])
+            if fixed or "" in refused or not asking:
+                where = f" (from {', '.join(fixed)})" if fixed else ""
+                fail(f"refused{where}: {text}")
+            print(text, file=sys.stderr, flush=True)
+            for field in refused:
+                values[field] = ""
     print(f"Super-user {user.username} created ({user.user_id}).")
+
+
+def _ask(field: str) -> str:
+    """One answer from the terminal; the password twice, without echo."""
+    try:
+        if field != "password":
+            answer = input(_QUESTIONS[field]).strip()
+            if not answer:
+                print("An answer is needed.", file=sys.stderr)
+            return answer
+        password = getpass.getpass(_QUESTIONS[field])
+        if not password:
+            print("A password is needed.", file=sys.stderr)
+            return ""
+        if password != getpass.getpass("Password (again): "):
+            print("The two passwords differ. Try again.", file=sys.stderr)
+            return ""
+        return password
+    except EOFError:
+        print(file=sys.stderr)
+        fail("createsuperuser stopped: the input ended before every answer was given")
 
 
 def worker(args: argparse.Namespace) -> None:
     _django()
     from admit.worker import run
 
-    run(poll_seconds=args.poll, once=args.once)
+    if not run(poll_seconds=args.poll, once=args.once) and args.once:
+        sys.exit(1)  # what went wrong is in the log already
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -69,11 +158,14 @@ def serve(args: argparse.Namespace) -> None:
     _django()
     from django.conf import settings
 
-    _refuse_an_unmigrated_database()
-
+    superusers = _check_the_database()
+    # admit binds the address itself and hands the socket to gunicorn: a taken port is said
+    # once, plainly, before anything starts (gunicorn would retry five times, then exit), and
+    # "serving on" below is only printed once it is true.
+    listener, address = _listen(args.bind)
     gunicorn = [
         sys.executable, "-m", "gunicorn", "admit.wsgi:application",
-        "--bind", args.bind,
+        "--bind", f"fd://{listener.fileno()}",
         "--workers", str(args.workers),
         "--worker-class", "sync",
         "--preload",
@@ -94,39 +186,132 @@ def serve(args: argparse.Namespace) -> None:
             "--access-logformat",
             '%(h)s "%(m)s %(U)s" %(s)s %(M)sms',
         ]
-    children = [subprocess.Popen(gunicorn)]
+    children = [subprocess.Popen(gunicorn, pass_fds=[listener.fileno()])]
+    listener.close()  # gunicorn holds it now
     if args.worker:
         children.append(subprocess.Popen([sys.executable, "-m", "admit.cli", "worker"]))
-    print(
-        f"admit is serving on http://{args.bind} with {args.workers} workers"
-        f" (data in {settings.ADMIT_DATA_DIR}).\n"
-        "Create the first super-user with:  .venv/bin/admit createsuperuser\n"
-        f"API documentation: http://{args.bind}/api/docs",
-        flush=True,
-    )
+    print(banner(address, args.workers, superusers), flush=True)
     _supervise(children)
 
 
-def _refuse_an_unmigrated_database() -> None:
-    """Code newer than its tables (admit upgraded, ``admit migrate`` not run) would fail
-    requests one by one; say so and do not start. A database out of reach is not refused:
-    the workers answer 503 until it comes back."""
-    from django.db import OperationalError, connection
+def banner(address: str, workers: int, superusers: bool | None) -> str:
+    """What ``admit serve`` says once it listens. ``superusers``: whether one exists (None:
+    the database could not tell)."""
+    from django.conf import settings
+
+    # The addresses people open: ADMIT_BASE_URL when the operator set it (a proxy's, say),
+    # else the address admit listens on.
+    if os.environ.get("ADMIT_BASE_URL") or not address.startswith("http"):
+        base = settings.ADMIT_BASE_URL
+    else:
+        base = address.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+    lines = [
+        f"admit is serving on {address} with {workers} worker{'s' if workers != 1 else ''}"
+        f" (data in {settings.ADMIT_DATA_DIR})."
+    ]
+    if superusers is False:
+        lines.append(f"No super-user yet: create the first with  {_command()} createsuperuser")
+        lines.append(f"Super-users then approve sign-ups at {base}/console/")
+    else:
+        lines.append(f"Super-users approve sign-ups at {base}/console/")
+    lines.append(f"API documentation: {base}/api/docs")
+    return "\n".join(lines)
+
+
+def _command() -> str:
+    """How the operator started admit, to repeat in advice: ``.venv/bin/admit`` or ``admit``."""
+    program = sys.argv[0] if sys.argv else ""
+    if os.path.basename(program) != "admit":
+        return "admit"
+    relative = os.path.relpath(program)
+    return program if relative.startswith("..") else relative
+
+
+def _listen(bind: str) -> tuple[socket.socket, str]:
+    """A listening socket on ``bind`` (HOST:PORT, [IPv6]:PORT or unix:PATH) and the address
+    to show; a one-line error and exit when it cannot be had."""
+    if bind.startswith("unix:"):
+        return _listen_unix(bind.removeprefix("unix:")), bind
+    host, colon, port = bind.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        fail(f"--bind {bind!r} is not HOST:PORT (127.0.0.1:11223), [IPv6]:PORT or unix:PATH", 2)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    # As gunicorn does: rebinding over connections in TIME_WAIT is fine; a listener is not.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, int(port)))
+        listener.listen(2048)
+    except socket.gaierror as exc:
+        listener.close()
+        fail(f"cannot serve on {bind}: {host!r} is not a known host name ({exc.strerror})")
+    except OSError as exc:
+        listener.close()
+        _cannot_listen(bind, exc)
+    bound_port = listener.getsockname()[1]
+    # An empty host listens on every interface, shown as such.
+    shown = f"[{host}]" if family == socket.AF_INET6 else host or "0.0.0.0"  # noqa: S104
+    return listener, f"http://{shown}:{bound_port}"
+
+
+def _listen_unix(path: str) -> socket.socket:
+    if os.path.exists(path):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+            except OSError:
+                if stat.S_ISSOCK(os.stat(path).st_mode):
+                    os.unlink(path)  # left behind by an admit that stopped
+            else:
+                _cannot_listen(f"unix:{path}", OSError(errno.EADDRINUSE, "in use"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        _cannot_listen(f"unix:{path}", exc)
+    return listener
+
+
+def _cannot_listen(bind: str, error: OSError) -> NoReturn:
+    if error.errno == errno.EADDRINUSE:
+        fail(
+            f"cannot serve on {bind}: the address is taken; another program (perhaps another"
+            " admit serve) is listening there. Stop it, or choose another address with --bind"
+            " or ADMIT_BIND"
+        )
+    if error.errno == errno.EACCES:
+        fail(f"cannot serve on {bind}: not allowed (ports below 1024 need extra rights)")
+    if error.errno == errno.EADDRNOTAVAIL:
+        fail(f"cannot serve on {bind}: this machine has no such address")
+    fail(f"cannot serve on {bind}: {error.strerror or error}")
+
+
+def _check_the_database() -> bool | None:
+    """Refuse to start on a database without this admit's migrations (code newer than its
+    tables would fail requests one by one), and tell whether a super-user exists (None when the
+    database cannot be reached: that is not refused, the workers answer 503 until it is back)."""
+    from django.db import DatabaseError, connection
     from django.db.migrations.executor import MigrationExecutor
+
+    from admit.sso.models import User
 
     try:
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    except OperationalError as exc:
-        print(f"admit: could not check the database's migrations: {exc}", file=sys.stderr)
-        return
+        if pending:
+            fail(
+                f"the database lacks {len(pending)} migration(s) of this admit;"
+                " run `admit migrate` first"
+            )
+        return User.objects.filter(is_superuser=True, is_locked=False).exists()
+    except DatabaseError as exc:
+        print(f"admit: could not check the database: {_first_line(exc)}", file=sys.stderr)
+        return None
     finally:
         connection.close()  # gunicorn forks this process: each worker opens its own
-    if pending:
-        sys.exit(
-            f"admit: the database lacks {len(pending)} migration(s) of this admit;"
-            " run `admit migrate` first"
-        )
 
 
 def _supervise(children: list[subprocess.Popen]) -> None:
@@ -165,47 +350,162 @@ def _add_remote_servers(commands: argparse._SubParsersAction) -> None:
     remote_cli.add_parser(commands)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="admit", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    try:
+        return metadata.version("admit")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
-    p = commands.add_parser("serve", help="run the service (gunicorn) and an e-mail worker")
-    p.add_argument("--bind", default=os.environ.get("ADMIT_BIND", SERVICE_ADDRESS))
-    p.add_argument(
-        "--workers", type=int, default=int(os.environ.get("ADMIT_WORKERS", os.cpu_count() or 1))
+
+def _workers(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of at least 1, got {text!r} (from --workers or ADMIT_WORKERS)"
+        )
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
+
+
+def _paragraphs(*texts: str) -> str:
+    """Help text: each paragraph wrapped; one indented by two spaces (an example) as it is."""
+    return "\n\n".join(
+        text if text.startswith("  ") else textwrap.fill(text, 88, break_on_hyphens=False)
+        for text in texts
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="admit", description=DESCRIPTION, formatter_class=formatter
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"admit {_version()}", help="print the version"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, *details: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=_paragraphs(f"{summary[0].upper()}{summary[1:]}.", *details),
+            formatter_class=formatter,
+        )
+
+    p = command(
+        "serve",
+        "run the service (gunicorn) and an e-mail worker",
+        "Stops with a one-line error when the address is taken, the configuration is bad or"
+        " the database lacks migrations (run `admit migrate`). Once it listens it says where"
+        " super-users approve sign-ups (/console/), or how to create the first super-user.",
     )
     p.add_argument(
-        "--no-worker", dest="worker", action="store_false", help="do not start an e-mail worker"
+        "--bind",
+        default=os.environ.get("ADMIT_BIND", SERVICE_ADDRESS),
+        metavar="ADDRESS",
+        help="HOST:PORT, [IPv6]:PORT or unix:PATH to listen on (default: %(default)s;"
+        " ADMIT_BIND sets the default)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=os.environ.get("ADMIT_WORKERS", str(os.cpu_count() or 1)),
+        metavar="N",
+        help="web worker processes (default: %(default)s; ADMIT_WORKERS sets the default,"
+        " else one per core)",
+    )
+    p.add_argument(
+        "--no-worker",
+        dest="worker",
+        action="store_false",
+        help="do not start an e-mail worker (run `admit worker` apart)",
     )
     p.add_argument(
         "--access-log", action="store_true", help="log every request line from gunicorn too"
     )
     p.set_defaults(func=serve)
 
-    p = commands.add_parser("worker", help="deliver queued e-mail")
-    p.add_argument("--poll", type=float, default=1.0, help="seconds between rounds when idle")
-    p.add_argument("--once", action="store_true", help="deliver what is due and exit")
+    p = command(
+        "worker",
+        "deliver queued e-mail and sweep expired sessions and keys",
+        "While the database is out of reach it says so once, retries less and less often"
+        " (at most every 30 s), and says when it is back.",
+    )
+    p.add_argument(
+        "--poll",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between rounds when there is nothing to do (default: %(default)s)",
+    )
+    p.add_argument("--once", action="store_true", help="deliver what is due, sweep, and exit")
     p.set_defaults(func=worker)
 
-    p = commands.add_parser("migrate", help="create or update the database tables")
-    p.add_argument("--verbosity", type=int, default=1)
+    p = command("migrate", "create or update the database tables (and the cache table)")
+    p.add_argument(
+        "--verbosity",
+        type=int,
+        choices=[0, 1, 2, 3],
+        default=1,
+        help="how much to print: 0 nothing, 3 everything (default: %(default)s)",
+    )
     p.set_defaults(func=migrate)
 
-    p = commands.add_parser("createsuperuser", help="make a super-user")
-    p.add_argument("--username")
-    p.add_argument("--email")
+    p = command(
+        "createsuperuser",
+        "make a super-user, who approves sign-ups in the console (/console/)",
+        "In a terminal it asks for what is missing, and asks again for a value the rules"
+        " refuse (a password too short or too common, a name taken, ...). Without a"
+        f" terminal, give --username, --email and the password in {PASSWORD_VARIABLE}"
+        " (never on the command line):",
+        f"  {PASSWORD_VARIABLE}=... admit createsuperuser --username boss --email boss@example.com",
+    )
+    p.add_argument("--username", help="the super-user's username (asked for when left out)")
+    p.add_argument("--email", help="the super-user's e-mail address (asked for when left out)")
     p.set_defaults(func=createsuperuser)
 
     _add_remote_servers(commands)
 
-    p = commands.add_parser("manage", help="run a Django management command")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = command(
+        "manage",
+        "run a Django management command",
+        "  admit manage check --deploy",
+    )
+    p.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        metavar="ARGS",
+        help="the management command and its arguments (`admit manage help` lists them)",
+    )
     p.set_defaults(func=manage)
+    return parser
 
-    args = parser.parse_args(argv)
-    if getattr(args, "needs_django", False):
-        _django()
-    args.func(args)
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    from django.db import Error as DatabaseError
+
+    try:
+        if getattr(args, "needs_django", False):
+            _django()
+        args.func(args)
+    except DatabaseError as exc:
+        fail(
+            f"database error: {_first_line(exc)}. Is the database running and reachable"
+            " (ADMIT_DATABASE_URL), and migrated (`admit migrate`)?"
+        )
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        fail("interrupted", 130)
 
 
 if __name__ == "__main__":

@@ -200,93 +200,106 @@ RETIRED_KEYS = {
 }
 
 
-def _section(name: str, cls: type, raw: Any) -> Any:
+def _section(source: str, name: str, cls: type, raw: Any) -> Any:
     if not isinstance(raw, dict):
-        raise ConfigError(f"admit.toml: [{name}] must be a table")
+        raise ConfigError(f"{source}: [{name}] must be a table")
     known = {f.name: f for f in fields(cls)}
     for key in list(raw):
         if (name, key) in RETIRED_KEYS:
             warnings.warn(
-                f"admit.toml: [{name}] {key} is no longer used (see {RETIRED_KEYS[name, key]});"
+                f"{source}: [{name}] {key} is no longer used (see {RETIRED_KEYS[name, key]});"
                 " remove it",
                 stacklevel=2,
             )
             raw = {k: v for k, v in raw.items() if k != key}
     for key in raw:
         if key not in known:
-            raise ConfigError(f"admit.toml: unknown key [{name}] {key}")
+            raise ConfigError(f"{source}: unknown key [{name}] {key}")
     values = {
-        key: _coerce(f"admit.toml: [{name}] {key}", str(known[key].type), value)
+        key: _coerce(f"{source}: [{name}] {key}", str(known[key].type), value)
         for key, value in raw.items()
     }
     return cls(**values)
 
 
-def parse_policy(document: dict[str, Any]) -> Policy:
+def parse_policy(document: dict[str, Any], source: str = "admit.toml") -> Policy:
+    """The policy in ``document``; a ConfigError names ``source`` (the file's path) and the key."""
     sections = {f.name: f.type for f in fields(Policy)}
     for name in document:
         if name not in sections:
-            raise ConfigError(f"admit.toml: unknown section [{name}]")
+            raise ConfigError(f"{source}: unknown section [{name}]")
     classes = {f.name: type(getattr(Policy(), f.name)) for f in fields(Policy)}
     policy = Policy(
-        **{name: _section(name, classes[name], document.get(name, {})) for name in classes}
+        **{name: _section(source, name, classes[name], document.get(name, {})) for name in classes}
     )
     apps_section = document.get("apps", {})
     if "login_metadata_allowed" not in apps_section:
         policy = replace(policy, apps=replace(policy.apps, login_metadata_allowed=policy.apps.all))
-    _check_apps(policy.apps)
+    _check_apps(policy.apps, source)
     # The operator's next_pages add to the built-in portal pages rather than replace them.
     built_in = RemotePolicy().next_pages
     policy = replace(
         policy, remote=replace(policy.remote, next_pages={**built_in, **policy.remote.next_pages})
     )
-    _check_remote(policy.remote)
+    _check_remote(policy.remote, source)
     unknown = set(policy.session.app_expiry) - set(policy.apps.all)
     if unknown:
         raise ConfigError(
-            f"admit.toml: [session] app_expiry names apps not in [apps] all: {sorted(unknown)}"
+            f"{source}: [session] app_expiry names apps not in [apps] all: {sorted(unknown)}"
         )
     if policy.password.about_to_expire not in ("warn", "refuse"):
         raise ConfigError(
-            'admit.toml: [password] about_to_expire must be "warn" or "refuse",'
+            f'{source}: [password] about_to_expire must be "warn" or "refuse",'
             f" got {policy.password.about_to_expire!r}"
         )
     if policy.password.min_length > policy.password.max_length:
-        raise ConfigError("admit.toml: [password] min_length is greater than max_length")
+        raise ConfigError(f"{source}: [password] min_length is greater than max_length")
     return policy
 
 
-def _check_remote(remote: RemotePolicy) -> None:
+def _check_remote(remote: RemotePolicy, source: str) -> None:
     for name, path in remote.next_pages.items():
         # Paths on admit's own domain only: never a scheme, a host, or "//host".
         if not path.startswith("/") or path.startswith("//") or "\\" in path:
             raise ConfigError(
-                f"admit.toml: [remote.next_pages] {name} must be a path starting with one /"
+                f"{source}: [remote.next_pages] {name} must be a path starting with one /"
             )
     if not remote.tos_version.split(".")[0].isdigit():
-        raise ConfigError("admit.toml: [remote] tos_version must start with a number, like 1.0")
+        raise ConfigError(f"{source}: [remote] tos_version must start with a number, like 1.0")
     if not remote.entry_point_path.startswith("/"):
-        raise ConfigError("admit.toml: [remote] entry_point_path must start with /")
+        raise ConfigError(f"{source}: [remote] entry_point_path must start with /")
 
 
-def _check_apps(apps: AppsPolicy) -> None:
+def _check_apps(apps: AppsPolicy, source: str) -> None:
     for key in ("signup_allowed", "login_allowed", "login_metadata_allowed"):
         unknown = set(getattr(apps, key)) - set(apps.all)
         if unknown:
             raise ConfigError(
-                f"admit.toml: [apps] {key} names apps not in [apps] all: {sorted(unknown)}"
+                f"{source}: [apps] {key} names apps not in [apps] all: {sorted(unknown)}"
             )
 
 
-def load_policy(path: Path) -> Policy:
+def load_policy(path: Path, create_missing: bool = True) -> Policy:
+    """The policy in ``path``. A missing file is written with the defaults only where admit
+    chose the place (``create_missing``: the data folder's admit.toml); a file that
+    ``ADMIT_CONFIG`` names must exist, or a typo would run admit on the defaults unnoticed."""
     if not path.exists():
+        if not create_missing:
+            raise ConfigError(
+                f"ADMIT_CONFIG names {path}, which does not exist; create it (the defaults are"
+                f" in {DEFAULT_TOML}) or unset ADMIT_CONFIG to use the data folder's admit.toml"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(DEFAULT_TOML.read_text())
     try:
-        document = tomllib.loads(path.read_text())
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_policy(document)
+    return parse_policy(document, str(path))
 
 
 @dataclass(frozen=True)
@@ -302,6 +315,8 @@ class Deployment:
     email_from: str
     # ADMIT_TRUSTED_PROXY: the reverse proxies whose X-Forwarded-For / -Proto admit believes.
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # True when ADMIT_CONFIG named config_path: then the file must exist (see load_policy).
+    config_named: bool = False
 
 
 def _env_bool(env: dict[str, str], key: str, default: bool) -> bool:
@@ -359,9 +374,13 @@ def load_deployment(env: dict[str, str]) -> Deployment:
     data_dir = Path(env.get("ADMIT_DATA_DIR") or "data").resolve()
     base_url = env.get("ADMIT_BASE_URL", "http://127.0.0.1:11223").rstrip("/")
     _check_url("ADMIT_BASE_URL", base_url, ("http", "https"))
+    config_named = bool(env.get("ADMIT_CONFIG"))
     return Deployment(
         data_dir=data_dir,
-        config_path=Path(env.get("ADMIT_CONFIG") or data_dir / "admit.toml"),
+        config_path=Path(env["ADMIT_CONFIG"]).absolute()
+        if config_named
+        else data_dir / "admit.toml",
+        config_named=config_named,
         database_url=_check_url(
             "ADMIT_DATABASE_URL",
             env.get("ADMIT_DATABASE_URL", ""),

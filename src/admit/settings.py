@@ -12,7 +12,7 @@ from csp.constants import NONE, SELF
 from admit.config import ConfigError, load_deployment, load_policy
 
 DEPLOYMENT = load_deployment(dict(os.environ))
-ADMIT_POLICY = load_policy(DEPLOYMENT.config_path)
+ADMIT_POLICY = load_policy(DEPLOYMENT.config_path, create_missing=not DEPLOYMENT.config_named)
 ADMIT_BASE_URL = DEPLOYMENT.base_url
 ADMIT_DATA_DIR = DEPLOYMENT.data_dir
 

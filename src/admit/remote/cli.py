@@ -91,12 +91,36 @@ def _key_from_stdin() -> str:
     return sys.stdin.readline().strip()
 
 
+# What each action does: its line in ``admit remote-servers --help`` and its own --help.
+ACTIONS = {
+    "add": "register a server; prints its uuid and key once",
+    "list": "every registered server, oldest first",
+    "show": "one server: its hostname, contact, last contact and realms",
+    "rotate-key": "give a server a new key (printed once); the old key stops working at once",
+    "deactivate": "refuse the server's requests from now on (its key and realms are kept)",
+    "reactivate": "accept a deactivated server's requests again",
+}
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("remote-servers", help="register and manage remote servers")
-    actions = parser.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="register a server; prints its uuid and key once")
-    add.add_argument("--hostname", required=True)
-    add.add_argument("--contact-email", required=True)
+    summary = "register and manage remote servers (add, list, show, rotate-key, ...)"
+    parser = commands.add_parser(
+        "remote-servers",
+        help=summary,
+        description="Register and manage the remote servers whose admins log in through"
+        " admit's signed links (docs/remote.md).",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str) -> argparse.ArgumentParser:
+        text = ACTIONS[name]
+        return actions.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.")
+
+    add = action("add")
+    add.add_argument(
+        "--hostname", required=True, help="the server's host name, like chat.example.com"
+    )
+    add.add_argument("--contact-email", required=True, help="its operator's e-mail address")
     add.add_argument(
         "--uuid",
         help="the server's own id (a Zulip server's zulip_org_id); default: a new one",
@@ -107,9 +131,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="read the server's own key (a Zulip server's zulip_org_key) from standard input;"
         " default: admit makes a key and prints it once",
     )
-    actions.add_parser("list", help="every registered server")
+    action("list")
     for name in ("show", "rotate-key", "deactivate", "reactivate"):
-        actions.add_parser(name).add_argument("uuid")
-    for action in actions.choices.values():
-        action.add_argument("--json", action="store_true", help="machine-readable output")
+        action(name).add_argument("uuid", help="the server's uuid (see `list`)")
+    for each in actions.choices.values():
+        each.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run, needs_django=True)
