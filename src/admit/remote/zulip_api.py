@@ -273,7 +273,7 @@ def register(request: HttpRequest) -> HttpResponse:
             org_key=form.zulip_org_key,
             hostname=form.hostname,
             contact_email=form.contact_email,
-            new_org_key=form.new_org_key,
+            new_org_key=form.new_org_key or None,
         )
         created = zulip.register_server(registration, caller_of(request))
         return fields.answer(created=created)

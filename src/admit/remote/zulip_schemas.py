@@ -64,8 +64,10 @@ class ZulipRegisterForm(BaseModel):
     )
     hostname: StrictStr = Field(max_length=255, pattern=HOST_PATTERN)
     contact_email: StrictStr = Field(max_length=254, pattern=r"^[^\s@]+@[^\s@]+$")
-    new_org_key: StrictStr | None = Field(
-        None, pattern=r"^[!-~]{64}$", description="A new key (64 characters) to rotate to"
+    new_org_key: StrictStr = Field(
+        "",
+        pattern=r"^([!-~]{64})?$",
+        description="A new key (64 characters) to rotate to; empty or absent: none",
     )
 
 
