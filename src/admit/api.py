@@ -6,6 +6,7 @@ domain refusals (403), malformed input (400), and anything the framework itself 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -91,6 +92,19 @@ FIELD_EXAMPLES: dict[str, Any] = {
     "decrypt": True,
     "version": "9.1",
 }
+_ZULIP_REALM = {
+    "id": 2,
+    "host": "chat.example.org",
+    "url": "https://chat.example.org",
+    "name": "Example Org",
+    "org_type": 10,
+    "date_created": 1700000000.0,
+    "deactivated": False,
+    "is_system_bot_realm": False,
+    "authentication_methods": {"Email": True},
+    "uuid": "6e2f1b4a-9d3c-4f8e-a7b5-2c1d0e9f8a3b",
+    "uuid_owner_secret": "zuliprealm_8c2d4e6f8a0b2c4d6e8f0a2b4c6d8e0f",
+}
 # Where a field of one schema means something else than the name says elsewhere.
 SCHEMA_EXAMPLES: dict[str, dict[str, Any]] = {
     "LoginIn": {"username": "boss", "password": "Correct-Horse-Battery-42"},
@@ -105,6 +119,32 @@ SCHEMA_EXAMPLES: dict[str, dict[str, Any]] = {
         "host": "chat.example.com",
         "name": "Example",
         "org_type": 10,
+    },
+    # A Zulip server's forms, as its own code fills them (docs/remote.md).
+    "ZulipRegisterForm": {
+        "zulip_org_id": "6cde5f7a-3b2e-4c1d-9f8e-7a6b5c4d3e2f",
+        "zulip_org_key": "Vb3rQ9xK2mN7pL4sT8wY1zC6dF0gH5jAe2R7tU9iO3pS6dF1gH8jK4lZ0xC5vB2n",
+        "hostname": "chat.example.org",
+        "contact_email": "ops@example.org",
+    },
+    "ZulipBillingForm": {
+        "user": json.dumps(
+            {
+                "uuid": "0d8a7c3e-5b1f-4e2a-9c6d-3f4b8e1a2c7d",
+                "email": "iago@chat.example.org",
+                "full_name": "Iago",
+            }
+        ),
+        "realm": json.dumps(_ZULIP_REALM),
+        "uri_scheme": "https://",
+        "next_page": "billing",
+    },
+    "ZulipAnalyticsForm": {
+        "realm_counts": "[]",
+        "installation_counts": "[]",
+        "realms": json.dumps([_ZULIP_REALM]),
+        "version": json.dumps("10.1"),
+        "api_feature_level": "359",
     },
 }
 # A body's example holds its required fields, and these optional ones (the seed's sign-up is
@@ -127,6 +167,8 @@ OPTIONAL_IN_EXAMPLE: dict[str, tuple[str, ...]] = {
     "RemoteUserIn": ("full_name",),
     "RemoteRealmIn": ("name", "org_type"),
     "RegisterIn": ("version", "realms"),
+    "ZulipBillingForm": ("uri_scheme", "next_page"),
+    "ZulipAnalyticsForm": ("realms", "version", "api_feature_level"),
 }
 # The same for a GET's query parameters, by path.
 OPTIONAL_PARAMETERS_IN_EXAMPLE: dict[str, tuple[str, ...]] = {
@@ -152,10 +194,10 @@ def _add_examples(schema: dict[str, Any]) -> None:
                 wanted = parameter.get("required") or parameter["name"] in optional
                 if wanted and parameter["name"] in FIELD_EXAMPLES:
                     parameter["example"] = FIELD_EXAMPLES[parameter["name"]]
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-            ref = (body or {}).get("schema", {}).get("$ref", "")
-            if ref:
-                body["example"] = _example_of(ref, components)
+            for body in operation.get("requestBody", {}).get("content", {}).values():
+                ref = body.get("schema", {}).get("$ref", "")
+                if ref:
+                    body["example"] = _example_of(ref, components)
 
 
 def _example_of(ref: str, components: dict[str, Any]) -> dict[str, Any]:
