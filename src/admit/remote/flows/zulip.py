@@ -110,17 +110,18 @@ def register_server(registration: ServerRegistration, caller: Caller) -> bool:
         )
         if not _UUID4.fullmatch(registration.org_id):
             raise _bad("zulip_org_id", "is not a version-4 UUID in canonical form")
+        audit.extra_data = {"hostname": registration.hostname[:255]}
+        server = RemoteServer.objects.select_for_update().filter(uuid=registration.org_id).first()
+        if server is None and not policy.allow_self_registration:
+            # First: nothing else this request holds could make it succeed.
+            audit.extra_data["refused"] = "self-registration is off"
+            raise RegistrationClosed()
         if not registration.org_key:
             raise _bad("zulip_org_key", "is missing")
         check_registration(registration.hostname, registration.contact_email)
         if registration.new_org_key is not None:
             _check_org_key(registration.new_org_key, "new_org_key")
-        audit.extra_data = {"hostname": registration.hostname}
-        server = RemoteServer.objects.select_for_update().filter(uuid=registration.org_id).first()
         if server is None:
-            if not policy.allow_self_registration:
-                audit.extra_data["refused"] = "self-registration is off"
-                raise RegistrationClosed()
             _check_org_key(registration.org_key, "zulip_org_key")
             try:
                 with transaction.atomic():
