@@ -63,7 +63,9 @@ class ZulipRegisterForm(BaseModel):
         " admit's own key: that key)",
     )
     hostname: StrictStr = Field(max_length=255, pattern=HOST_PATTERN)
-    contact_email: StrictStr = Field(max_length=254, pattern=r"^[^\s@]+@[^\s@]+$")
+    # Printable ASCII around one @ (classes every regex engine reads alike); the address is
+    # then checked as Django's validate_email checks it.
+    contact_email: StrictStr = Field(max_length=254, pattern=r"^[!-?A-~]+@[!-?A-~]+$")
     new_org_key: StrictStr = Field(
         "",
         pattern=r"^([!-~]{64})?$",
