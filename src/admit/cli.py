@@ -186,10 +186,16 @@ def serve(args: argparse.Namespace) -> None:
             "--access-logformat",
             '%(h)s "%(m)s %(U)s" %(s)s %(M)sms',
         ]
-    children = [subprocess.Popen(gunicorn, pass_fds=[listener.fileno()])]
+    # Without ADMIT_BASE_URL, the links admit makes (e-mails, log-in links) name the address
+    # it serves on, not the default port: `serve --bind 127.0.0.1:8080` then just works.
+    env = dict(os.environ)
+    if not env.get("ADMIT_BASE_URL") and address.startswith("http"):
+        env["ADMIT_BASE_URL"] = _public_base(address)
+    children = [subprocess.Popen(gunicorn, pass_fds=[listener.fileno()], env=env)]
     listener.close()  # gunicorn holds it now
     if args.worker:
-        children.append(subprocess.Popen([sys.executable, "-m", "admit.cli", "worker"]))
+        worker = [sys.executable, "-m", "admit.cli", "worker"]
+        children.append(subprocess.Popen(worker, env=env))
     print(banner(address, args.workers, superusers), flush=True)
     _supervise(children)
 
@@ -204,7 +210,7 @@ def banner(address: str, workers: int, superusers: bool | None) -> str:
     if os.environ.get("ADMIT_BASE_URL") or not address.startswith("http"):
         base = settings.ADMIT_BASE_URL
     else:
-        base = address.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+        base = _public_base(address)
     lines = [
         f"admit is serving on {address} with {workers} worker{'s' if workers != 1 else ''}"
         f" (data in {settings.ADMIT_DATA_DIR})."
@@ -216,6 +222,11 @@ def banner(address: str, workers: int, superusers: bool | None) -> str:
         lines.append(f"Super-users approve sign-ups at {base}/console/")
     lines.append(f"API documentation: {base}/api/docs")
     return "\n".join(lines)
+
+
+def _public_base(address: str) -> str:
+    """The address people open for one admit listens on (a wildcard host as the loopback)."""
+    return address.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
 
 
 def _command() -> str:

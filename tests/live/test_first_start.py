@@ -4,10 +4,13 @@ port said once, plainly."""
 
 from __future__ import annotations
 
+import base64
+import json
 import signal
 import socket
 import subprocess
 import urllib.request
+import uuid
 
 import pytest
 
@@ -107,3 +110,45 @@ def test_a_taken_port_is_said_once_and_serve_exits_non_zero(env):
         " (perhaps another admit serve) is listening there. Stop it, or choose another address"
         " with --bind or ADMIT_BIND\n"
     )
+
+
+def test_without_a_base_url_links_name_the_address_served(env):
+    """`serve --bind` on another port than the default: the links admit makes lead there."""
+    server = subprocess.Popen(
+        [*ADMIT, "serve", "--bind", "127.0.0.1:0", "--workers", "1", "--no-worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        url = server.stdout.readline().split()[4]
+        added = subprocess.run(
+            [*ADMIT, "remote-servers", "add", "--hostname", "chat.example.com"]
+            + ["--contact-email", "ops@example.com", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        made = json.loads(added.stdout)
+        body = {
+            "user": {"uuid": str(uuid.uuid4()), "email": "ada@chat.example.com"},
+            "realm": {"uuid": str(uuid.uuid4()), "host": "chat.example.com"},
+        }
+        request = urllib.request.Request(
+            url + "/api/v1/remotes/server/login-link",
+            data=json.dumps(body).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": "Basic "
+                + base64.b64encode(f"{made['uuid']}:{made['key']}".encode()).decode(),
+            },
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            assert json.loads(answer.read())["login_url"].startswith(url + "/remote-login/")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        server.stdout.close()
