@@ -181,8 +181,10 @@ def make_accounts(server: Server, client: Client, count: int) -> list[Account]:
             raise SetupError(f"could not create {username}: {made.status} {made.body}")
         user_id = made.body["user_id"]
         read = client.send("GET", f"{USER_PATH}?ust={ust}&user_id={user_id}")
+        # Zato's record: a confirmed sign-up is "final", an approved one "approved".
         if read.status != 200 or not (
-            read.body.get("is_approved") and read.body.get("is_confirmed")
+            read.body.get("approval_status") == "approved"
+            and read.body.get("sign_up_status") == "final"
         ):
             raise SetupError(f"{username} is not confirmed and approved: {read.status} {read.body}")
         accounts.append(account)
