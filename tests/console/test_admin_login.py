@@ -87,3 +87,9 @@ def test_the_admins_password_change_is_the_account_pages(console):
     # Django's own form would skip admit's password rules and leave the other sessions alive.
     response = console.get("/admin/password_change/")
     assert response.status_code == 302 and response["Location"] == "/account/password/"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
+def test_the_admin_login_never_sends_off_site(console, target):
+    answer = console.get("/admin/login/", {"next": target})
+    assert answer.status_code == 302 and answer["Location"] == "/admin/"

@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from admit.core.errors import AdmitError, Code
 from admit.http.requests import caller_of
@@ -73,7 +74,9 @@ class ConsoleAdminSite(admin.AdminSite):
         if found.forbidden:
             return forbidden(request)
         next_page = request.GET.get("next", "")
-        if not next_page.startswith("/") or next_page.startswith("//"):
+        # Django's own check: "/\\host" and the like are off-site too, for a browser.
+        on_site = url_has_allowed_host_and_scheme(next_page, allowed_hosts=None)
+        if not on_site or not next_page.startswith("/"):
             next_page = reverse("admin:index", current_app=self.name)
         if found.admin is not None:
             return redirect(next_page)
