@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import uuid
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
@@ -145,15 +146,10 @@ def test_a_zulip_server_registers_uploads_its_realms_and_logs_an_admin_in(client
     # The next upload sends only the rows admit has not seen.
     zulip.realm_count_ids = [5, 6, 9, 12]
     zulip.send_server_data_to_push_bouncer()
-    uploaded = zulip.transport.sent[-1]
-    assert [row["id"] for row in json.loads(dict(_form(uploaded.body))["realm_counts"])] == [12]
-    assert json.loads(dict(_form(uploaded.body))["realmauditlog_rows"]) == []
-
-
-def _form(body: str | bytes) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
-    return parse_qsl(body if isinstance(body, str) else body.decode())
+    body = zulip.transport.sent[-1].body
+    uploaded = dict(parse_qsl(body if isinstance(body, str) else body.decode()))
+    assert [row["id"] for row in json.loads(uploaded["realm_counts"])] == [12]
+    assert json.loads(uploaded["realmauditlog_rows"]) == []
 
 
 @pytest.mark.parametrize(
