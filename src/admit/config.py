@@ -95,6 +95,13 @@ class RateLimitPolicy:
     emails_per_address: tuple[int, int] = (20, 60)
     resets_per_credential_address: tuple[int, int] = (3, 3600)
     reset_emails_per_credential: tuple[int, int] = (5, 3600)
+    oidc_tokens_per_client: tuple[int, int] = (1200, 60)
+
+
+@dataclass(frozen=True)
+class OidcPolicy:
+    access_token_lifetime: int = 300
+    refresh_token_lifetime: int = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,7 @@ class Policy:
     session: SessionPolicy = SessionPolicy()
     login: LoginPolicy = LoginPolicy()
     rate_limits: RateLimitPolicy = RateLimitPolicy()
+    oidc: OidcPolicy = OidcPolicy()
     reset: ResetPolicy = ResetPolicy()
     remote: RemotePolicy = RemotePolicy()
 
@@ -254,6 +262,13 @@ def parse_policy(document: dict[str, Any], source: str = "admit.toml") -> Policy
         )
     if policy.password.min_length > policy.password.max_length:
         raise ConfigError(f"{source}: [password] min_length is greater than max_length")
+    if not 30 <= policy.oidc.access_token_lifetime <= 86400:
+        # The signing keys stay published two days after a rotation (admit.sso.oidc.keys).
+        raise ConfigError(f"{source}: [oidc] access_token_lifetime must be 30 to 86400 seconds")
+    if policy.oidc.refresh_token_lifetime < policy.oidc.access_token_lifetime:
+        raise ConfigError(
+            f"{source}: [oidc] refresh_token_lifetime must be at least access_token_lifetime"
+        )
     return policy
 
 

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "admit.mail",
     "admit.confirmations",
     "admit.sso",
+    "admit.sso.oidc",  # admit as an OpenID Connect provider, on django-oauth-toolkit
+    "oauth2_provider",
     "admit.remote",
     "admit.console",
     "admit.web",
@@ -146,6 +148,7 @@ else:
 
 PASSWORD_HASHERS = [
     "admit.sso.hashers.OwaspArgon2PasswordHasher",
+    "admit.sso.hashers.ClientSecretHasher",  # OIDC client secrets only: see its docstring
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
@@ -246,4 +249,48 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("ADMIT_LOG_LEVEL", "INFO")},
     # django.request would repeat each 4xx with its path; admit.request logs every request once.
     "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+# admit as an OpenID Connect provider (admit.sso.oidc, docs/oidc.md): django-oauth-toolkit with
+# its models swapped for admit's (every token belongs to an admit session), the code flow only,
+# PKCE with S256, rotating refresh tokens with reuse detection, tokens stored as digests.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc.Client"
+OAUTH2_PROVIDER_GRANT_MODEL = "oidc.Grant"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oidc.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oidc.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oidc.IDToken"
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": ADMIT_BASE_URL,
+    "OAUTH2_VALIDATOR_CLASS": "admit.sso.oidc.validator.Validator",
+    "SCOPES": {
+        "openid": "Who you are",
+        "profile": "Your username and name",
+        "email": "Your e-mail address",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": ADMIT_POLICY.oidc.access_token_lifetime,
+    "ID_TOKEN_EXPIRE_SECONDS": ADMIT_POLICY.oidc.access_token_lifetime,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": ADMIT_POLICY.oidc.refresh_token_lifetime,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "CLIENT_SECRET_HASHER": "admit_client_secret_sha256",
+    "ALLOWED_REDIRECT_URI_SCHEMES": [
+        "https",
+        "http",
+    ],  # http: loopback only (admit.sso.oidc.clients)
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,  # ending the admit session deletes them
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": False,  # URIs match exactly anyway
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
 }

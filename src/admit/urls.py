@@ -47,6 +47,7 @@ urlpatterns = [
     path("portal/account/", remote.portal_page("account"), name="portal-account"),
     path("portal/deactivate/", remote.portal_page("deactivate"), name="portal-deactivate"),
     path("portal/logout/", remote.portal_logout, name="portal-logout"),
+    path("", include("admit.sso.oidc.urls")),
     path("admin/", admin.site.urls),
     path("console/", include("admit.console.urls")),
     path("", include("admit.sso.urls")),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 
 from admit.core.errors import Code
@@ -35,7 +35,19 @@ _KEPT_HEADERS = (
     "Content-Security-Policy",
 )
 
-COOKIELESS_API_PREFIXES = ("/zato/sso/", "/api/v1/remotes/server/")
+# The OpenID Connect endpoints that programs call (admit.sso.oidc): no cookies, and refusals
+# in OAuth's shape, {"error": ..., "error_description": ...}.
+OIDC_MACHINE_PREFIXES = (
+    "/oidc/token/",
+    "/oidc/revoke/",
+    "/oidc/introspect/",
+    "/oidc/userinfo/",
+    "/oidc/jwks/",
+    "/.well-known/",
+)
+OIDC_BODY_LIMIT = 64 * 1024
+
+COOKIELESS_API_PREFIXES = ("/zato/sso/", "/api/v1/remotes/server/", *OIDC_MACHINE_PREFIXES)
 
 
 class RequestContextMiddleware:
@@ -58,6 +70,8 @@ class RequestContextMiddleware:
         return response
 
     def _respond(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(OIDC_MACHINE_PREFIXES):
+            return _oidc_respond(request, self.get_response)
         api = is_api_path(request.path)
         cid: str = request.cid  # type: ignore[attr-defined]
         limit = body_limit(request.path)
@@ -89,6 +103,33 @@ class RequestContextMiddleware:
                     envelope[header] = response[header]
             return envelope
         return response
+
+
+def _oidc_respond(
+    request: HttpRequest, get_response: Callable[[HttpRequest], HttpResponse]
+) -> HttpResponse:
+    """An OIDC endpoint's answer; what Django refuses before the view, in OAuth's shape."""
+    if _declared_length(request) > OIDC_BODY_LIMIT:
+        return _oauth_error(413, f"the request body is larger than {OIDC_BODY_LIMIT} bytes")
+    response = get_response(request)
+    if response.status_code >= 400 and not _is_json(response):
+        problem = _PROBLEMS.get(response.status_code, "request refused")
+        if response.status_code == 405:
+            problem = f"method {request.method} not allowed"
+        refusal = _oauth_error(response.status_code, problem)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                refusal[header] = response[header]
+        return refusal
+    return response
+
+
+def _oauth_error(status: int, description: str) -> JsonResponse:
+    response = JsonResponse(
+        {"error": "invalid_request", "error_description": description}, status=status
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 _PROBLEMS = {

@@ -4,6 +4,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 
 from admit.core import names
+from admit.sso.hashers import ClientSecretHasher
 
 
 def normalize_username(username: str) -> str:
@@ -119,6 +120,12 @@ class User(AbstractBaseUser):
             return "before_confirmation"
         return "final" if self.is_approved else "to_approve"
 
+    def check_password(self, raw_password: str) -> bool:
+        # The fast hasher of client secrets is for client secrets only (admit.sso.hashers).
+        if self.password.startswith(ClientSecretHasher.algorithm + "$"):
+            return False
+        return super().check_password(raw_password)
+
     # The Django admin lets in active super-users only.
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -146,6 +153,8 @@ class Session(models.Model):
     remote_ip = models.GenericIPAddressField(null=True, blank=True)
     remote_addr = models.CharField(max_length=255, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    # The log-in asked for a TOTP code too (OpenID Connect tells relying parties: acr, amr).
+    second_factor = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"session of {self.user_id} for {self.app}"

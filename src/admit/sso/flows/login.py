@@ -74,7 +74,9 @@ def login(request: LoginRequest, caller: Caller) -> LoginResult:
         attempt = _Attempt(request, caller, audit)
         user = attempt.authenticate()
         warnings = _check_account(user, request, attempt.known_address, audit)
-        ust, session = open_session(user, request.current_app, caller, request.remote_addr)
+        ust, session = open_session(
+            user, request.current_app, caller, request.remote_addr, user.is_totp_enabled
+        )
         cleared = {name: getattr(user, name) for name in throttle.clear_failures(user)}
         unit_of_work.update_later(user, last_login=session.created_at, **cleared)
         attempt.guesses.succeeded()

@@ -24,7 +24,7 @@ def lifetime(app: str) -> timedelta:
 
 
 def open_session(
-    user: User, app: str, caller: Caller, remote_addr: str = ""
+    user: User, app: str, caller: Caller, remote_addr: str = "", second_factor: bool = False
 ) -> tuple[str, Session]:
     now = clock.now()
     ust = new_secret(UST_PREFIX)
@@ -38,6 +38,7 @@ def open_session(
             remote_ip=caller.remote_ip,
             remote_addr=remote_addr[:255],
             user_agent=caller.user_agent[:512],
+            second_factor=second_factor,
         )
     )
     _event(session, SessionEvent.Kind.LOGIN, caller)

@@ -1,0 +1,154 @@
+"""Registering the OpenID Connect clients of the apps in ``[apps]``: the operator's side, used
+by ``admit apps ...`` and the console.
+
+A confidential client's secret is shown once, when it is made or rotated, and kept only as a
+digest (``admit.sso.hashers.ClientSecretHasher``). Redirect URIs must be absolute, without a
+fragment, and ``https`` -- or ``http`` on a loopback address (127.0.0.1, [::1], localhost),
+for development and native apps; they match exactly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from oauth2_provider.generators import generate_client_id, generate_client_secret
+
+from admit.audit.log import audited
+from admit.core.context import Caller
+from admit.core.errors import AdmitError, Code, InputError, NotFound
+from admit.sso.oidc.models import Client
+
+MAX_URI = 2000
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: Client
+    secret: str  # empty for a public client
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_uri(uri: str, field: str) -> str:
+    """One redirect URI as admit accepts it, or an InputError saying what is wrong."""
+
+    def wrong(problem: str) -> InputError:
+        return InputError(
+            Code.INPUT_INVALID, f"{field}: {problem}", [{"field": field, "problem": problem}]
+        )
+
+    if not uri or len(uri) > MAX_URI:
+        raise wrong(f"give an address of 1 to {MAX_URI} characters")
+    if not uri.isprintable() or any(c.isspace() for c in uri) or not uri.isascii():
+        raise wrong("no spaces, control or non-ASCII characters (percent-encode them)")
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise wrong("must be an absolute https:// address")
+    if parts.fragment or "#" in uri:
+        raise wrong("must not have a #fragment")
+    if "*" in uri:
+        raise wrong("must not hold wildcards: addresses match exactly")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise wrong("http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://")
+    return uri
+
+
+def _check_app(app: str) -> None:
+    if app not in settings.ADMIT_POLICY.apps.all:
+        known = ", ".join(settings.ADMIT_POLICY.apps.all)
+        problem = f"not an app of [apps] all ({known})"
+        raise InputError(
+            Code.APP_INVALID, f"app {app!r}: {problem}", [{"field": "app", "problem": problem}]
+        )
+
+
+def add_client(
+    app: str,
+    redirect_uris: list[str],
+    caller: Caller,
+    *,
+    post_logout_redirect_uris: tuple[str, ...] = (),
+    public: bool = False,
+    skip_consent: bool = False,
+    algorithm: str = Client.RS256_ALGORITHM,
+) -> NewClient:
+    with audited("oidc.client_add", caller, app=app) as audit:
+        _check_app(app)
+        if not redirect_uris:
+            raise InputError(
+                Code.INPUT_MISSING,
+                "give at least one redirect URI",
+                [{"field": "redirect_uri", "problem": "give at least one"}],
+            )
+        uris = [check_uri(uri, "redirect_uri") for uri in redirect_uris]
+        logout_uris = [
+            check_uri(uri, "post_logout_redirect_uri") for uri in post_logout_redirect_uris
+        ]
+        if algorithm not in dict(Client.ALGORITHM_TYPES):
+            raise InputError(
+                Code.INPUT_INVALID,
+                "algorithm: RS256 or ES256",
+                [{"field": "algorithm", "problem": "RS256 or ES256"}],
+            )
+        secret = "" if public else generate_client_secret()
+        client = Client(
+            client_id=generate_client_id(),
+            app=app,
+            name=app,
+            client_type=Client.CLIENT_PUBLIC if public else Client.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=" ".join(dict.fromkeys(uris)),
+            post_logout_redirect_uris=" ".join(dict.fromkeys(logout_uris)),
+            client_secret=secret,
+            hash_client_secret=True,
+            skip_authorization=skip_consent,
+            algorithm=algorithm,
+        )
+        client.save()
+        audit.extra_data.update({"client_id": client.client_id, "public": public})
+        return NewClient(client, secret)
+
+
+def get_client(client_id: str) -> Client:
+    client = Client.objects.filter(client_id=client_id).first()
+    if client is None:
+        raise NotFound(Code.INPUT_INVALID, f"no client {client_id!r}")
+    return client
+
+
+def list_clients() -> list[Client]:
+    return list(Client.objects.order_by("app", "created"))
+
+
+def rotate_secret(client_id: str, caller: Caller) -> NewClient:
+    """A new secret; the old one stops working at once."""
+    with audited("oidc.client_rotate_secret", caller) as audit, transaction.atomic():
+        client = get_client(client_id)
+        audit.app = client.app
+        audit.extra_data["client_id"] = client.client_id
+        if client.is_public:
+            raise AdmitError(Code.INVALID_OPERATION, "a public client has no secret")
+        secret = generate_client_secret()
+        client.client_secret = secret
+        client.save(update_fields=["client_secret", "updated"])
+        return NewClient(client, secret)
+
+
+def remove_client(client_id: str, caller: Caller) -> None:
+    """The client goes, with its consents, codes and tokens."""
+    with audited("oidc.client_remove", caller) as audit:
+        client = get_client(client_id)
+        audit.app = client.app
+        audit.extra_data["client_id"] = client.client_id
+        client.delete()

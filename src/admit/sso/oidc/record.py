@@ -1,0 +1,34 @@
+"""The provider's audit rows: one per authorization, consent, token issue, refresh, reuse,
+revocation and logout. They name the client and the person, never a code or a token."""
+
+from __future__ import annotations
+
+from admit.audit.models import AuditEvent
+from admit.core import clock
+from admit.core.context import Caller
+from admit.sso.oidc.models import Client
+
+
+def record(
+    event: str,
+    caller: Caller,
+    client: Client | None,
+    user_id: str = "",
+    *,
+    client_id: str = "",
+    refused: str = "",
+    **details: str,
+) -> None:
+    """One audit row. ``refused``: the OAuth error the client was told (``invalid_grant``…)."""
+    extra: dict[str, str] = {"client_id": client.client_id if client else client_id, **details}
+    AuditEvent.objects.create(
+        created_at=clock.now(),
+        event=event,
+        outcome=AuditEvent.Outcome.ERROR if refused else AuditEvent.Outcome.OK,
+        error_codes=refused[:128],
+        target_user_id=user_id,
+        remote_ip=caller.remote_ip,
+        app=client.app if client else "",
+        cid=caller.cid,
+        extra_data=extra,
+    )

@@ -1,0 +1,231 @@
+"""django-oauth-toolkit's validator, told about admit: its sessions, its users and its rules.
+
+Only methods of oauthlib's ``RequestValidator`` interface and django-oauth-toolkit's public
+``OAuth2Validator`` methods are overridden; each calls up to the library where it can.
+
+- A code is bound to the admit session of the person who authorized it; the tokens issued for
+  it, and for every refresh after, belong to that session (``issuing``).
+- A code is one-time: its exchange marks it used (it is not deleted), and a second exchange
+  revokes every token the first one issued (``Grant.family``).
+- A refresh token rotates on every use; a used one presented again revokes its whole family
+  (django-oauth-toolkit's ``REFRESH_TOKEN_REUSE_PROTECTION``). A refresh also needs the
+  session live, the person still allowed in and the client's app still in ``[apps]
+  login_allowed``; it renews the session, as any use of it does.
+- Claims: ``sub`` is the user's ``user_id``; ``auth_time`` is when the session logged in;
+  ``acr`` is ``"1"`` (password) or ``"2"`` (password and TOTP code), ``amr`` says the same in
+  RFC 8176's words.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+from jwcrypto import jwt
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from admit.core import clock
+from admit.sso.flows.sessions import lifetime
+from admit.sso.models import Session
+from admit.sso.oidc import issuing
+from admit.sso.oidc.models import Client, Grant, IDToken, RefreshToken
+
+CODE_LIFETIME = timedelta(seconds=60)
+
+# RFC 8176 authentication method references.
+AMR_PASSWORD = ["pwd"]
+AMR_TOTP = ["pwd", "otp", "mfa"]
+ACR_VALUES = ("1", "2")  # one factor, two factors
+
+
+def may_sign_in(session: Session, client: Client) -> bool:
+    """The session is live, its person may still log in, and so may the client's app."""
+    user = session.user
+    return (
+        session.expires_at > clock.now()
+        and user.is_active
+        and client.app in settings.ADMIT_POLICY.apps.login_allowed
+    )
+
+
+class Validator(OAuth2Validator):
+    oidc_claim_scope = {
+        "sub": "openid",
+        "name": "profile",
+        "preferred_username": "profile",
+        "given_name": "profile",
+        "family_name": "profile",
+        "email": "email",
+        "email_verified": "email",
+    }
+
+    # Authorization
+
+    def is_pkce_required(self, client_id: str, request: Any) -> bool:
+        """Public clients must use PKCE; confidential ones may (and are then held to it)."""
+        client = getattr(request, "client", None)
+        if not isinstance(client, Client):
+            client = Client.objects.filter(client_id=client_id).first()
+        return client is None or client.is_public
+
+    def save_authorization_code(
+        self, client_id: str, code: dict, request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        method = request.code_challenge_method or ""
+        if request.code_challenge and method != "S256":
+            raise errors.InvalidRequestError(
+                description="code_challenge_method must be S256", request=request
+            )
+        Grant.objects.create(
+            application=request.client,
+            user=request.user,
+            session_id=request.admit_session_id,
+            code=code["code"],
+            expires=clock.now() + CODE_LIFETIME,
+            redirect_uri=request.redirect_uri,
+            scope=" ".join(request.scopes),
+            code_challenge=request.code_challenge or "",
+            code_challenge_method=method if request.code_challenge else "",
+            nonce=request.nonce or "",
+            claims=json.dumps(request.claims or {}),
+            family=uuid.uuid4(),
+        )
+
+    # The code exchange
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        grant = (
+            Grant.objects.select_related("user", "session__user")
+            .filter(code=code, application=client)
+            .first()
+        )
+        if grant is None:
+            return False
+        if grant.used_at is not None:
+            # A second use: whoever holds the code now, the tokens of the first use die.
+            RefreshToken.revoke_family(grant.family)
+            issuing.note("oidc.code_reuse", grant.user.user_id)
+            return False
+        if grant.is_expired() or not may_sign_in(grant.session, client):
+            return False
+        request.scopes = grant.scope.split()
+        request.user = grant.user
+        request.admit_session = grant.session
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        issuing.bind(grant.session_id, grant.user.user_id, grant.family)
+        return True
+
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """Marks the code used. If another exchange marked it first (two at once), both are
+        treated as a reuse: the tokens issued for the code are revoked."""
+        grants = Grant.objects.filter(code=code, application=request.client)
+        if not grants.filter(used_at__isnull=True).update(used_at=clock.now()):
+            family = grants.values_list("family", flat=True).first()
+            RefreshToken.revoke_family(family)
+            raise errors.InvalidGrantError(request=request)
+
+    # Refresh
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        presented = (
+            RefreshToken.objects.filter(token_checksum=issuing.checksum(refresh_token))
+            .select_related("session__user", "user")
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if presented is None:
+            return False
+        if presented.revoked is not None:
+            issuing.note("oidc.refresh_reuse", presented.user.user_id)
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        session = presented.session
+        if not may_sign_in(session, client):
+            return False
+        # Using the session from an app renews it, as verifying a ust does.
+        Session.objects.filter(pk=session.pk).update(expires_at=clock.now() + lifetime(session.app))
+        request.admit_session = session
+        issuing.bind(session.pk, session.user.user_id)
+        return True
+
+    # Claims
+
+    def get_claim_dict(self, request: Any) -> dict[str, Any]:
+        user = request.user
+        full_name = " ".join(part for part in (user.first_name, user.last_name) if part)
+        return {
+            "sub": user.user_id,
+            "name": user.display_name or full_name,
+            "preferred_username": user.username,
+            "given_name": user.first_name,
+            "family_name": user.last_name,
+            "email": user.email,
+            "email_verified": user.is_confirmed,
+        }
+
+    def get_discovery_claims(self, request: Any) -> list[str]:
+        return [
+            *self.oidc_claim_scope,
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+        ]
+
+    def get_oidc_claims(self, token: Any, token_handler: Any, request: Any) -> dict[str, Any]:
+        """The claims of the scopes granted; a field the person left empty is left out."""
+        claims = super().get_oidc_claims(token, token_handler, request)
+        return {name: value for name, value in claims.items() if value != ""}
+
+    def get_id_token_dictionary(
+        self, token: Any, token_handler: Any, request: Any
+    ) -> tuple[dict, Any]:
+        claims, expires = super().get_id_token_dictionary(token, token_handler, request)
+        session: Session = request.admit_session
+        claims["auth_time"] = int(session.created_at.timestamp())
+        claims["acr"] = ACR_VALUES[1] if session.second_factor else ACR_VALUES[0]
+        claims["amr"] = AMR_TOTP if session.second_factor else AMR_PASSWORD
+        return claims, expires
+
+    def finalize_id_token(
+        self, id_token: dict, token: Any, token_handler: Any, request: Any
+    ) -> str:
+        """Signed with the client's algorithm (RS256 or ES256), the key named by ``kid`` in the
+        header whichever it is (django-oauth-toolkit names it for RS256 only); the ID token's
+        row belongs to the session (``issuing``)."""
+        claims, expires = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce
+        key = request.client.jwk_key
+        header = {"typ": "JWT", "alg": request.client.algorithm, "kid": key.thumbprint()}
+        signed = jwt.JWT(header=json.dumps(header), claims=json.dumps(id_token, default=str))
+        signed.make_signed_token(key)
+        stored = IDToken.objects.create(
+            user=request.user,
+            scope=request.scope or " ".join(request.scopes),
+            expires=expires,
+            jti=id_token["jti"],
+            application=request.client,
+        )
+        request.access_token = stored
+        request.id_token = stored
+        return signed.serialize()

@@ -1,0 +1,404 @@
+"""The OpenID Connect endpoints: django-oauth-toolkit's views, with admit's log-in, consent,
+sessions, audit log and rate limit around them.
+
+- ``/oidc/authorize/``: the person's side. Without a live admit session it sends them to
+  ``/login/`` (the same page, TOTP prompt and throttling as always) and back here; then it asks
+  for consent unless the client skips it or the person already said yes to these scopes.
+- ``/oidc/token/``, ``/oidc/revoke/``, ``/oidc/introspect/``, ``/oidc/userinfo/``,
+  ``/oidc/jwks/``, ``/.well-known/openid-configuration``: the machine's side, answered as
+  the RFCs say (JSON errors ``{"error": ..., "error_description": ...}``).
+- ``/oidc/logout/``: RP-initiated logout ends the admit session, and with it every token
+  issued under it, for every app.
+
+The OAuth work itself -- parsing, PKCE, client authentication, codes, tokens, signatures -- is
+the library's (through ``OAuthLibMixin``'s public methods); these views decide who may go on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import auth
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.views import (
+    ConnectDiscoveryInfoView,
+    IntrospectTokenView,
+    RevokeTokenView,
+    RPInitiatedLogoutView,
+)
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.common import add_params_to_uri
+
+from admit.core.errors import AdmitError
+from admit.core.ratelimit import Counter
+from admit.http.requests import caller_of
+from admit.sso import flows
+from admit.sso.models import Session
+from admit.sso.oidc import consents, issuing, keys
+from admit.sso.oidc.models import AccessToken, Client
+from admit.sso.oidc.record import record
+from admit.sso.oidc.validator import ACR_VALUES
+
+UST = "admit_ust"  # where /login/ keeps the session (admit.sso.views.UST)
+
+SCOPE_WORDS = {
+    "openid": "know who you are (your account's id)",
+    "profile": "see your username and your name",
+    "email": "see your e-mail address and whether it is confirmed",
+}
+
+
+def browser_session(request: HttpRequest) -> Session | None:
+    """The live admit session this browser is logged in with, if any."""
+    ust = request.session.get(UST, "")
+    if not isinstance(ust, str) or not ust:
+        return None
+    try:
+        return flows.live_session(ust)
+    except AdmitError:
+        return None
+
+
+def _login_url(client: Client, next_path: str) -> str:
+    return "/login/?" + urlencode({"app": client.app, "next": next_path})
+
+
+def _without_prompt_login(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    prompts = [p for p in query.get("prompt", "").split() if p != "login"]
+    if prompts:
+        query["prompt"] = " ".join(prompts)
+    else:
+        query.pop("prompt", None)
+    return f"{request.path}?{query.urlencode()}"
+
+
+@method_decorator(never_cache, name="dispatch")
+class AuthorizeView(OAuthLibMixin, View):
+    """The authorization endpoint (code flow only). GET asks; POST is the consent form's answer,
+    to the same address (the request travels in the query string both times)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.handle(request, decision=None)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        return self.handle(request, decision=request.POST.get("decision", ""))
+
+    def handle(self, request: HttpRequest, decision: str | None) -> HttpResponse:
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.refusal(request, error, None)
+        client = Client.objects.get(client_id=credentials["client_id"])
+        if credentials.get("code_challenge") and credentials.get("code_challenge_method") != "S256":
+            return self.deny(request, scopes, credentials, client, "invalid_request")
+        prompt = set(request.GET.get("prompt", "").split())
+        caller = caller_of(request)
+        if "cancel" in request.GET:  # "Return to the app" on the log-in or refusal page
+            record("oidc.authorize", caller, client, refused="access_denied")
+            return self.deny(request, scopes, credentials, client)
+        if client.app not in settings.ADMIT_POLICY.apps.login_allowed:
+            return self.refused_page(request, scopes, credentials, client, "app")
+        session = browser_session(request)
+        if session is None or "login" in prompt:
+            if "none" in prompt:
+                return self.deny(request, scopes, credentials, client, "login_required")
+            return redirect(_login_url(client, _without_prompt_login(request)))
+        user = session.user
+        if not user.is_active:
+            return self.refused_page(request, scopes, credentials, client, "account", user.user_id)
+        if not (client.skip_authorization or consents.covers(user, client, scopes)):
+            if "none" in prompt:
+                return self.deny(request, scopes, credentials, client, "consent_required")
+            if decision is None:
+                return self.consent_page(request, client, scopes)
+            if decision != "allow":
+                record("oidc.consent", caller, client, user.user_id, refused="access_denied")
+                return self.deny(request, scopes, credentials, client)
+            consents.grant(user, client, scopes)
+            record("oidc.consent", caller, client, user.user_id, scope=" ".join(scopes))
+        request.user = user  # whom django-oauth-toolkit issues the code for
+        credentials["admit_session_id"] = session.pk
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request, " ".join(scopes), credentials, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.refusal(request, error, client)
+        record("oidc.authorize", caller, client, user.user_id, scope=" ".join(scopes))
+        return OAuth2ResponseRedirect(uri, client.get_allowed_schemes())
+
+    def refusal(
+        self, request: HttpRequest, error: OAuthToolkitError, client: Client | None
+    ) -> HttpResponse:
+        """Back to the client when its redirect URI is known to be its own; else a page."""
+        redirect, response = self.error_response(error)
+        if redirect:
+            schemes = client.get_allowed_schemes() if client else ["http", "https"]
+            return OAuth2ResponseRedirect(response["url"], schemes)
+        oauth_error = response["error"]
+        return render(
+            request,
+            "oidc/error.html",
+            {"error": oauth_error.error, "description": oauth_error.description},
+            status=oauth_error.status_code,
+        )
+
+    def denied_url(
+        self,
+        request: HttpRequest,
+        scopes: list[str],
+        credentials: dict,
+        client: Client,
+        error: str = "access_denied",
+    ) -> str:
+        try:
+            self.create_authorization_response(
+                request, " ".join(scopes), dict(credentials), allow=False
+            )
+        except OAuthToolkitError as refused:
+            refused.oauthlib_error.error = error
+            refused.oauthlib_error.description = None
+            _redirect, response = self.error_response(refused)
+            url = response["url"]
+            return add_params_to_uri(url, [("iss", settings.ADMIT_BASE_URL)])
+        raise AssertionError("allow=False always refuses")
+
+    def deny(
+        self,
+        request: HttpRequest,
+        scopes: list[str],
+        credentials: dict,
+        client: Client,
+        error: str = "access_denied",
+    ) -> HttpResponse:
+        return OAuth2ResponseRedirect(
+            self.denied_url(request, scopes, credentials, client, error),
+            client.get_allowed_schemes(),
+        )
+
+    def refused_page(
+        self,
+        request: HttpRequest,
+        scopes: list[str],
+        credentials: dict,
+        client: Client,
+        why: str,
+        user_id: str = "",
+    ) -> HttpResponse:
+        """The person cannot use the app: said in words, with a way back that tells the app
+        ``access_denied``. No code is made."""
+        record(
+            "oidc.authorize", caller_of(request), client, user_id, refused="access_denied", why=why
+        )
+        context = {
+            "app": client.app,
+            "why": why,
+            "back": self.denied_url(request, scopes, credentials, client),
+        }
+        return render(request, "oidc/refused.html", context, status=403)
+
+    def consent_page(self, request: HttpRequest, client: Client, scopes: list[str]) -> HttpResponse:
+        context = {
+            "app": client.app,
+            "scopes": [SCOPE_WORDS.get(scope, scope) for scope in scopes],
+            "action": request.get_full_path(),
+        }
+        return render(request, "oidc/consent.html", context)
+
+
+def _client_id(request: HttpRequest) -> str:
+    """The client a token request names (HTTP Basic or the form), for the rate limit and the
+    audit row; the library authenticates it."""
+    import base64
+    import binascii
+    from urllib.parse import unquote_plus
+
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header.startswith("Basic "):
+        try:
+            decoded = base64.b64decode(header[6:], validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return unquote_plus(decoded.split(":", 1)[0])[:255]
+    return request.POST.get("client_id", "")[:255]
+
+
+def _oauth_error(status: int, error: str, description: str, **headers: str) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TokenView(OAuthLibMixin, View):
+    """The token endpoint: the code exchange and refresh (no other grant). Rate-limited per
+    client (``[rate_limits] oidc_tokens_per_client``); every answer is an audit row."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        client_id = _client_id(request)
+        grant_type = request.POST.get("grant_type", "")
+        event = "oidc.refresh" if grant_type == "refresh_token" else "oidc.token"
+        caller = caller_of(request)
+        subject = client_id or f"address:{caller.remote_ip}"
+        limit = Counter(
+            "oidc-token", subject, settings.ADMIT_POLICY.rate_limits.oidc_tokens_per_client
+        )
+        if not limit.claim():
+            record(event, caller, None, client_id=client_id, refused="rate_limited")
+            return _oauth_error(
+                429,
+                "slow_down",
+                "too many token requests for this client; try again later",
+                Retry_After=str(limit.seconds_left),
+            )
+        with issuing.issuing() as scope:
+            _url, headers, body, status = self.create_token_response(request)
+        response = HttpResponse(body, status=status)
+        for name, value in headers.items():
+            response[name] = value
+        error = "" if status == 200 else _error_of(body)
+        record(event, caller, None, scope.user_id, client_id=client_id, refused=error)
+        for reuse, user_id in scope.events:
+            record(reuse, caller, None, user_id, client_id=client_id, refused="invalid_grant")
+        return response
+
+
+def _error_of(body: str) -> str:
+    try:
+        return str(json.loads(body).get("error", "error"))[:64]
+    except (ValueError, AttributeError):
+        return "error"
+
+
+class RevokeView(RevokeTokenView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        error = "" if response.status_code == 200 else _error_of(response.content.decode())
+        record(
+            "oidc.revoke", caller_of(request), None, client_id=_client_id(request), refused=error
+        )
+        return response
+
+
+class IntrospectView(IntrospectTokenView):
+    """RFC 7662 for confidential clients (HTTP Basic or the form): ``active`` is false for an
+    unknown, expired or revoked token and for one whose admit session has ended."""
+
+    @staticmethod
+    def get_token_response(token_value: str | None = None) -> JsonResponse:
+        if token_value is None:
+            return _oauth_error(400, "invalid_request", "token parameter is missing")
+        token = (
+            AccessToken.objects.select_related("user", "application", "session")
+            .filter(token_checksum=issuing.checksum(token_value))
+            .first()
+        )
+        if token is None or not token.is_valid():
+            return JsonResponse({"active": False})
+        return JsonResponse(
+            {
+                "active": True,
+                "scope": token.scope,
+                "client_id": token.application.client_id,
+                "username": token.user.username,
+                "sub": token.user.user_id,
+                "token_type": "Bearer",
+                "exp": int(token.expires.timestamp()),
+                "iat": int(token.created.timestamp()),
+                "iss": settings.ADMIT_BASE_URL,
+            }
+        )
+
+
+class DiscoveryView(ConnectDiscoveryInfoView):
+    """django-oauth-toolkit's discovery document, saying what admit does and only that."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        document = json.loads(response.content)
+        base = settings.ADMIT_BASE_URL
+        document.update(
+            {
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query"],
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "id_token_signing_alg_values_supported": keys.algorithms(),
+                "code_challenge_methods_supported": ["S256"],
+                "introspection_endpoint": f"{base}/oidc/introspect/",
+                "revocation_endpoint": f"{base}/oidc/revoke/",
+                "introspection_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                "revocation_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+                "acr_values_supported": list(ACR_VALUES),
+                "claims_parameter_supported": False,
+                "request_parameter_supported": False,
+                "request_uri_parameter_supported": False,
+            }
+        )
+        document.pop("client_id_metadata_document_supported", None)
+        answer = JsonResponse(document)
+        answer["Access-Control-Allow-Origin"] = "*"
+        return answer
+
+
+def jwks(request: HttpRequest) -> JsonResponse:
+    """The public keys of ``admit.sso.oidc.keys``: in use, and retired within their grace."""
+    response = JsonResponse({"keys": keys.published()})
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+class LogoutView(RPInitiatedLogoutView):
+    """RP-initiated logout: with an ``id_token_hint`` of the person logged in here, at once;
+    otherwise after they confirm. Ends the admit session, so every app's tokens issued under
+    it die with it."""
+
+    template_name = "oidc/logout.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        session = browser_session(request)
+        if session is not None:
+            request.user = session.user  # whom django-oauth-toolkit compares the hint with
+        return super().dispatch(request, *args, **kwargs)
+
+    def do_logout(
+        self,
+        application: Any = None,
+        post_logout_redirect_uri: Any = None,
+        state: Any = None,
+        token_user: Any = None,
+    ) -> HttpResponse:
+        request = self.request
+        ust = request.session.get(UST, "")
+        caller = caller_of(request)
+        if isinstance(ust, str) and ust:
+            flows.logout(ust, request.session.get("admit_app", ""), caller)
+        user_id = getattr(token_user or request.user, "user_id", "")
+        record("oidc.logout", caller, application, user_id)
+        auth.logout(request)  # also empties the web session
+        return super().do_logout(application, post_logout_redirect_uri, state, token_user)
