@@ -36,6 +36,7 @@ from oauth2_provider.views import (
     RevokeTokenView,
     RPInitiatedLogoutView,
 )
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 
@@ -56,6 +57,11 @@ SCOPE_WORDS = {
     "profile": "see your username and your name",
     "email": "see your e-mail address and whether it is confirmed",
 }
+
+
+def issuer() -> str:
+    """The issuer, ``ADMIT_BASE_URL`` when admit started: what every ID token says in ``iss``."""
+    return str(oauth2_settings.OIDC_ISS_ENDPOINT)
 
 
 def browser_session(request: HttpRequest) -> Session | None:
@@ -171,7 +177,7 @@ class AuthorizeView(OAuthLibMixin, View):
             refused.oauthlib_error.description = None
             _redirect, response = self.error_response(refused)
             url = response["url"]
-            return add_params_to_uri(url, [("iss", settings.ADMIT_BASE_URL)])
+            return add_params_to_uri(url, [("iss", issuer())])
         raise AssertionError("allow=False always refuses")
 
     def deny(
@@ -318,7 +324,7 @@ class IntrospectView(IntrospectTokenView):
                 "token_type": "Bearer",
                 "exp": int(token.expires.timestamp()),
                 "iat": int(token.created.timestamp()),
-                "iss": settings.ADMIT_BASE_URL,
+                "iss": issuer(),
             }
         )
 
@@ -329,7 +335,7 @@ class DiscoveryView(ConnectDiscoveryInfoView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().get(request, *args, **kwargs)
         document = json.loads(response.content)
-        base = settings.ADMIT_BASE_URL
+        base = issuer()
         document.update(
             {
                 "response_types_supported": ["code"],
