@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError, close_old_connections
+from oauth2_provider.models import clear_expired as sweep_oidc_tokens
 
 from admit.confirmations.engine import sweep_expired as sweep_confirmations
 from admit.core.ratelimit import sweep_expired as sweep_rate_counts
@@ -31,6 +32,9 @@ def sweep() -> None:
     sweep_held_signups()
     forget_addresses_older_than(known_since())
     sweep_expired_attributes()
+    # Expired OpenID Connect codes and tokens, and refresh tokens revoked longer ago than
+    # [oidc] refresh_token_lifetime (kept till then so that a reuse is still recognised).
+    sweep_oidc_tokens()
     sessions, confirmations = sweep_sessions(), sweep_confirmations()
     if sessions or confirmations:
         log.info("swept %s expired sessions, %s old confirmations", sessions, confirmations)
