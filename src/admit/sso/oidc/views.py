@@ -28,6 +28,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views import (
@@ -249,6 +250,10 @@ def _oauth_error(status: int, error: str, description: str, **headers: str) -> J
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(
+    sensitive_post_parameters("client_secret", "code", "refresh_token", "code_verifier"),
+    name="post",
+)
 class TokenView(OAuthLibMixin, View):
     """The token endpoint: the code exchange and refresh (no other grant). Rate-limited per
     client (``[rate_limits] oidc_tokens_per_client``); every answer is an audit row."""
