@@ -31,13 +31,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import (
     ConnectDiscoveryInfoView,
     IntrospectTokenView,
     RevokeTokenView,
     RPInitiatedLogoutView,
 )
-from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 
