@@ -84,7 +84,7 @@ def _now() -> datetime:
 def _new_pem(alg: str) -> str:
     if alg == "RS256":
         private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = rsa.generate_private_key(
-            public_exponent=65537, key_size=3072
+            public_exponent=65537, key_size=2048
         )
     else:
         private = ec.generate_private_key(ec.SECP256R1())
