@@ -12,7 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 from django.test import Client as Browser
 
 from admit.core.context import Caller
+from admit.core.secrets import digest
+from admit.sso import flows
+from admit.sso.flows import NewUser
+from admit.sso.models import Session, User
 from admit.sso.oidc import clients
+from admit.sso.oidc.models import AccessToken, Grant, IDToken, RefreshToken
+from tests.conftest import GOOD_PASSWORD
 
 CALLER = Caller(cid="test", remote_ip="127.0.0.1", user_agent="pytest")
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
@@ -92,7 +98,9 @@ def exchange(
         headers["HTTP_AUTHORIZATION"] = basic(new.client.client_id, new.secret)
     else:
         data["client_id"] = new.client.client_id
-    data.update(extra)
+    # ``extra``: more form fields, or headers (``HTTP_AUTHORIZATION=...`` replaces the client's).
+    headers.update({name: value for name, value in extra.items() if name.startswith("HTTP_")})
+    data.update({name: value for name, value in extra.items() if not name.startswith("HTTP_")})
     return browser.post("/oidc/token/", data, **headers)
 
 
@@ -114,3 +122,64 @@ def introspect(browser: Browser, new: clients.NewClient, token: str) -> dict:
     )
     assert response.status_code == 200, response.content
     return response.json()
+
+
+# What the refusal and session tests add: a person, whole token sets, and what a relying party
+# learns about a token.
+
+
+def make_person(admin_ust: str, name: str = "alice", **changes) -> User:
+    """An approved, confirmed person (password GOOD_PASSWORD) made by the super-user."""
+    new = NewUser(name, f"{name}@example.com", GOOD_PASSWORD, auto_approve=True, **changes)
+    return flows.create_user(admin_ust, new, CALLER)
+
+
+def tokens_for(browser: Browser, new: clients.NewClient, pkce: Pkce | None = None, **extra) -> dict:
+    """Authorize and exchange the code: the token response of a successful code flow."""
+    code = get_code(browser, new.client.client_id, pkce, **extra)
+    response = exchange(browser, new, code, pkce)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def userinfo(browser: Browser, access_token: str):
+    return browser.get("/oidc/userinfo/", HTTP_AUTHORIZATION="Bearer " + access_token)
+
+
+def is_live(browser: Browser, new: clients.NewClient, access_token: str) -> bool:
+    """Whether a resource server would still take the token: introspection and userinfo agree."""
+    active = introspect(browser, new, access_token)["active"]
+    answer = userinfo(browser, access_token).status_code
+    assert answer == (200 if active else 401), (active, answer)
+    return active
+
+
+def oauth_error(response, status: int = 400) -> str:
+    """The ``error`` of a JSON OAuth error answer (RFC 6749 section 5.2)."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert "access_token" not in body and "refresh_token" not in body
+    return body["error"]
+
+
+def issued() -> dict[str, int]:
+    """How many codes and tokens exist: a refusal leaves these as they were."""
+    return {
+        "codes": Grant.objects.count(),
+        "access": AccessToken.objects.count(),
+        "refresh": RefreshToken.objects.count(),
+        "id": IDToken.objects.count(),
+    }
+
+
+NOTHING = {"codes": 0, "access": 0, "refresh": 0, "id": 0}
+
+
+def ust_of(browser: Browser) -> str:
+    """The admit session the browser logged in with (kept by /login/ in the web session)."""
+    return browser.session["admit_ust"]
+
+
+def session_of(browser: Browser) -> Session:
+    return Session.objects.get(ust_digest=digest(ust_of(browser)))

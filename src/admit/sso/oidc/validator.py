@@ -125,6 +125,19 @@ class Validator(OAuth2Validator):
         issuing.bind(grant.session_id, grant.user.user_id, grant.family)
         return True
 
+    def confirm_redirect_uri(
+        self, client_id: str, code: str, redirect_uri: str, client: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """The exchange names the authorization's redirect URI, exactly. Another one is
+        ``invalid_grant`` (RFC 6749 section 5.2), where oauthlib would answer
+        ``invalid_request``."""
+        if not super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs):
+            raise errors.InvalidGrantError(
+                description="redirect_uri is not the one of the authorization request",
+                request=args[0] if args else kwargs.get("request"),
+            )
+        return True
+
     def invalidate_authorization_code(
         self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any
     ) -> None:
