@@ -73,6 +73,16 @@ class Validator(OAuth2Validator):
             client = Client.objects.filter(client_id=client_id).first()
         return client is None or client.is_public
 
+    def validate_silent_login(self, request: Any) -> bool:
+        """``prompt=none``: the authorize view, which knows the browser's admit session,
+        answers ``login_required`` itself (``views.AuthorizeView``); oauthlib asks here first,
+        and django-oauth-toolkit leaves this unimplemented (a 500)."""
+        return True
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        """``prompt=none``: likewise, the authorize view answers ``consent_required``."""
+        return True
+
     def save_authorization_code(
         self, client_id: str, code: dict, request: Any, *args: Any, **kwargs: Any
     ) -> None:
