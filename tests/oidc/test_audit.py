@@ -118,7 +118,9 @@ def test_a_refused_consent_and_a_refused_client_are_audited(browser, alice):
         "code_challenge_method": "S256",
     }
     page = browser.get("/oidc/authorize/", query)
-    browser.post(page.request["PATH_INFO"] + "?" + page.request["QUERY_STRING"], {"decision": "deny"})
+    browser.post(
+        page.request["PATH_INFO"] + "?" + page.request["QUERY_STRING"], {"decision": "deny"}
+    )
     wrong = browser.post(
         "/oidc/token/",
         {"grant_type": "authorization_code", "code": "x" * 30},

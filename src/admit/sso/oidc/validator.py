@@ -64,6 +64,15 @@ class Validator(OAuth2Validator):
         "email_verified": "email",
     }
 
+    # Clients
+
+    def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """django-oauth-toolkit's HTTP Basic or form authentication; a Basic header that is
+        not ASCII names no client (the library's base64 decoding would raise: a 500)."""
+        if not request.headers.get("HTTP_AUTHORIZATION", "").isascii():
+            return False
+        return super().authenticate_client(request, *args, **kwargs)
+
     # Authorization
 
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
@@ -72,6 +81,14 @@ class Validator(OAuth2Validator):
         if not isinstance(client, Client):
             client = Client.objects.filter(client_id=client_id).first()
         return client is None or client.is_public
+
+    def get_default_redirect_uri(
+        self, client_id: str, request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """No default: an authorization request names its redirect URI (OpenID Connect Core
+        3.1.2.1), else the person sees an error page and is sent nowhere; so does its code
+        exchange (RFC 6749 section 4.1.3)."""
+        return None
 
     def validate_silent_login(self, request: Any) -> bool:
         """``prompt=none``: the authorize view, which knows the browser's admit session,

@@ -1,0 +1,271 @@
+"""Bad input at the provider's endpoints: the machine endpoints answer in OAuth's JSON, the
+authorize endpoint with a page that sends the person nowhere -- and none of them ever fails
+with a 500. The token endpoint is rate-limited per client."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.conftest import GOOD_PASSWORD
+from tests.oidc.support import (
+    NOTHING,
+    REDIRECT_URI,
+    Pkce,
+    authorize_query,
+    basic,
+    exchange,
+    get_code,
+    issued,
+    log_in,
+    make_client,
+    oauth_error,
+)
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "/oidc/token/"
+
+
+def json_error(response, status: int) -> dict:
+    """An OAuth JSON error: the status, ``{"error": ...}``, and nothing cached."""
+    assert response.status_code == status, (response.status_code, response.content[:300])
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["error"], str) and body["error"]
+    assert "access_token" not in body
+    return body
+
+
+def error_page(response) -> str:
+    assert response.status_code == 400, (response.status_code, response.content[:300])
+    assert not response.has_header("Location")
+    assert response["Content-Type"].startswith("text/html")
+    return response.content.decode()
+
+
+# The token endpoint
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_the_token_endpoint_takes_post_only(browser, method):
+    response = getattr(browser, method)(TOKEN)
+
+    assert json_error(response, 405)["error"] == "invalid_request"
+    assert "POST" in response["Allow"]
+
+
+def test_a_100_kb_body_is_refused_before_it_is_read(browser):
+    new = make_client()
+    data = {"grant_type": "authorization_code", "code": "x" * 100_000}
+
+    response = browser.post(TOKEN, data, HTTP_AUTHORIZATION=basic(new.client.client_id, new.secret))
+
+    assert json_error(response, 413)["error"] == "invalid_request"
+    assert issued() == NOTHING
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic",
+        "Basic !!!",
+        "Basic " + base64.b64encode(b"no colon").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:secret").decode(),
+        "Basic " + base64.b64encode(b":").decode(),
+        "Bearer something",
+        "Basic " + "A" * 5000,
+        "Basic é",
+    ],
+    ids=["empty", "not-base64", "no-colon", "not-utf8", "empty-id", "bearer", "long", "not-ascii"],
+)
+def test_a_malformed_basic_header_is_invalid_client(browser, header):
+    data = {"grant_type": "authorization_code", "code": "abc", "redirect_uri": REDIRECT_URI}
+
+    response = browser.post(TOKEN, data, HTTP_AUTHORIZATION=header)
+
+    assert json_error(response, 401)["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "client_id", ["a\x00b", "a\x01b", "a\r\nb", "é", "\u202e", "x" * 300], ids=repr
+)
+def test_strange_client_ids_are_invalid_client(browser, client_id):
+    data = {
+        "grant_type": "authorization_code",
+        "code": "abc",
+        "client_id": client_id,
+        "client_secret": "secret",
+    }
+
+    assert json_error(browser.post(TOKEN, data), 401)["error"] == "invalid_client"
+    basic_auth = basic(client_id, "secret")
+    data = {"grant_type": "refresh_token", "refresh_token": "abc"}
+    response = browser.post(TOKEN, data, HTTP_AUTHORIZATION=basic_auth)
+    assert json_error(response, 401)["error"] == "invalid_client"
+
+
+def test_a_missing_grant_type_is_refused(browser):
+    new = make_client()
+
+    response = browser.post(
+        TOKEN, {"code": "abc"}, HTTP_AUTHORIZATION=basic(new.client.client_id, new.secret)
+    )
+
+    assert json_error(response, 400)["error"] == "unsupported_grant_type"
+
+
+def test_a_json_body_is_not_a_form(browser):
+    new = make_client()
+
+    response = browser.post(
+        TOKEN,
+        {"grant_type": "authorization_code", "code": "abc"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(new.client.client_id, new.secret),
+    )
+
+    assert json_error(response, 400)["error"] == "unsupported_grant_type"
+
+
+def test_unknown_fields_are_ignored(browser, alice):
+    """RFC 6749 section 3.2: the server MUST ignore unrecognized request parameters."""
+    new = make_client()
+    log_in(browser, alice.username, GOOD_PASSWORD)
+    pkce = Pkce()
+    code = get_code(browser, new.client.client_id, pkce)
+
+    response = exchange(browser, new, code, pkce, color="blue", audience="everyone", x="\u2603")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["access_token"]
+
+
+def test_a_missing_redirect_uri_in_the_exchange_is_refused(browser, alice):
+    new = make_client()
+    log_in(browser, alice.username, GOOD_PASSWORD)
+    pkce = Pkce()
+    code = get_code(browser, new.client.client_id, pkce)
+    data = {"grant_type": "authorization_code", "code": code, "code_verifier": pkce.verifier}
+
+    response = browser.post(TOKEN, data, HTTP_AUTHORIZATION=basic(new.client.client_id, new.secret))
+
+    assert oauth_error(response) == "invalid_request"
+    assert issued() == {**NOTHING, "codes": 1}
+
+
+@pytest.mark.parametrize("path", ["/oidc/introspect/", "/oidc/revoke/", "/oidc/userinfo/"])
+@pytest.mark.parametrize(
+    "header", ["", "Basic !!!", "Bearer \x01", "Bearer " + "x" * 5000, "Basic " + "é"]
+)
+def test_the_other_machine_endpoints_never_fail(browser, path, header):
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+
+    for response in (
+        browser.get(path, **extra),
+        browser.post(path, {"token": "a\x00b", "token_type_hint": "\u2603"}, **extra),
+    ):
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+        assert response["Content-Type"].startswith("application/json"), path
+        assert "error" in response.json()
+
+
+# The authorize endpoint: a page, never a redirect to somewhere unknown
+
+
+@pytest.fixture
+def signed_in(browser, alice):
+    log_in(browser, alice.username, GOOD_PASSWORD)
+    return browser
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"client_id": "no-such-client"},
+        {"client_id": ""},
+        {"client_id": "a\x00b"},
+        {"client_id": "é"},
+        {"redirect_uri": None},
+        {"redirect_uri": ""},
+        {"redirect_uri": REDIRECT_URI + "\r\nLocation: https://evil.example/"},
+        {"redirect_uri": "https://evil.example/callback"},
+        {"redirect_uri": "javascript:alert(1)"},
+    ],
+    ids=[
+        "unknown-client",
+        "empty-client",
+        "control-character-client",
+        "non-ascii-client",
+        "no-redirect-uri",
+        "empty-redirect-uri",
+        "control-characters-redirect-uri",
+        "foreign-redirect-uri",
+        "javascript-redirect-uri",
+    ],
+)
+def test_a_bad_authorization_request_gets_an_error_page(signed_in, change):
+    new = make_client()
+    query = authorize_query(new.client.client_id, Pkce())
+    for name, value in change.items():
+        if value is None:
+            query.pop(name)
+        else:
+            query[name] = value
+
+    page = error_page(signed_in.get("/oidc/authorize/", query))
+
+    assert "This log-in link is not valid" in page
+    assert "evil.example" not in page
+    assert issued() == NOTHING
+
+
+def test_an_empty_authorization_request_gets_an_error_page(browser):
+    assert "This log-in link is not valid" in error_page(browser.get("/oidc/authorize/"))
+
+
+def test_a_repeated_parameter_gets_an_error_page(signed_in):
+    new = make_client()
+    query = authorize_query(new.client.client_id, Pkce())
+    url = "/oidc/authorize/?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+    page = error_page(signed_in.get(url + "&client_id=another"))
+
+    assert "This log-in link is not valid" in page
+    assert issued() == NOTHING
+
+
+def test_a_bad_consent_answer_is_no_yes(signed_in):
+    new = make_client()
+    query = authorize_query(new.client.client_id, Pkce())
+    signed_in.get("/oidc/authorize/", query)
+
+    response = signed_in.post(
+        "/oidc/authorize/?" + "&".join(f"{k}={v}" for k, v in query.items()),
+        {"decision": "allow\x00"},
+    )
+
+    assert response.status_code == 302
+    assert "error=access_denied" in response["Location"]
+    assert issued() == NOTHING
+
+
+# The rate limit
+
+
+def test_the_token_endpoint_is_rate_limited_per_client(browser, policy):
+    policy(rate_limits={"oidc_tokens_per_client": (2, 60)})
+    new, other = make_client(), make_client()
+    data = {"grant_type": "authorization_code", "code": "abc", "redirect_uri": REDIRECT_URI}
+    auth = basic(new.client.client_id, new.secret)
+
+    answers = [browser.post(TOKEN, data, HTTP_AUTHORIZATION=auth) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [400, 400, 429]
+    limited = json_error(answers[2], 429)
+    assert limited["error"] == "slow_down"
+    assert 1 <= int(answers[2]["Retry-After"]) <= 60
+    # Another client is counted apart.
+    other_auth = basic(other.client.client_id, other.secret)
+    assert browser.post(TOKEN, data, HTTP_AUTHORIZATION=other_auth).status_code == 400
