@@ -60,8 +60,10 @@ def authorize_query(client_id: str, pkce: Pkce | None = None, **extra: str) -> d
     return query
 
 
-def log_in(browser: Browser, username: str, password: str, app: str = "CRM") -> None:
-    response = browser.post(f"/login/?app={app}", {"username": username, "password": password})
+def log_in(browser: Browser, username: str, password: str, app: str = "CRM", **fields) -> None:
+    """Through the log-in page (``fields``: ``totp_code=...``)."""
+    form = {"username": username, "password": password, **fields}
+    response = browser.post(f"/login/?app={app}", form)
     assert response.status_code == 302, response.content[:500]
 
 
