@@ -75,7 +75,7 @@ def test_a_100_kb_body_is_refused_before_it_is_read(browser):
         "Basic " + base64.b64encode(b"\xff\xfe:secret").decode(),
         "Basic " + base64.b64encode(b":").decode(),
         "Bearer something",
-        "Basic " + "A" * 5000,
+        "Basic " + base64.b64encode(b"x" * 3000 + b":secret").decode(),
         "Basic é",
     ],
     ids=["empty", "not-base64", "no-colon", "not-utf8", "empty-id", "bearer", "long", "not-ascii"],
@@ -88,9 +88,31 @@ def test_a_malformed_basic_header_is_invalid_client(browser, header):
     assert json_error(response, 401)["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize(
-    "client_id", ["a\x00b", "a\x01b", "a\r\nb", "é", "\u202e", "x" * 300], ids=repr
-)
+def test_a_basic_header_naming_a_client_with_nuls_is_malformed(browser):
+    header = "Basic " + "A" * 5000  # base64 of 3750 NUL bytes
+    data = {"grant_type": "authorization_code", "code": "abc", "redirect_uri": REDIRECT_URI}
+
+    response = browser.post(TOKEN, data, HTTP_AUTHORIZATION=header)
+
+    assert json_error(response, 400)["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("client_id", ["a\x00b", "a\x01b", "a\r\nb", "\x7f"], ids=repr)
+def test_control_characters_in_a_client_id_are_a_malformed_request(browser, client_id):
+    """Refused before any lookup: PostgreSQL cannot even compare a text holding a NUL."""
+    data = {"grant_type": "authorization_code", "code": "abc", "client_id": client_id}
+
+    assert json_error(browser.post(TOKEN, data), 400)["error"] == "invalid_request"
+    basic_auth = basic(client_id, "secret")
+    data = {"grant_type": "refresh_token", "refresh_token": "abc"}
+    response = browser.post(TOKEN, data, HTTP_AUTHORIZATION=basic_auth)
+    assert json_error(response, 400)["error"] == "invalid_request"
+    for path in ("/oidc/introspect/", "/oidc/revoke/"):
+        response = browser.post(path, {"token": "abc"}, HTTP_AUTHORIZATION=basic_auth)
+        assert json_error(response, 400)["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("client_id", ["é", "\u202e", "x" * 300], ids=repr)
 def test_strange_client_ids_are_invalid_client(browser, client_id):
     data = {
         "grant_type": "authorization_code",
@@ -192,6 +214,9 @@ def signed_in(browser, alice):
         {"redirect_uri": REDIRECT_URI + "\r\nLocation: https://evil.example/"},
         {"redirect_uri": "https://evil.example/callback"},
         {"redirect_uri": "javascript:alert(1)"},
+        {"state": "a\x00b"},
+        {"nonce": "n\x00"},
+        {"code_challenge": "c\x00" * 22},
     ],
     ids=[
         "unknown-client",
@@ -203,6 +228,9 @@ def signed_in(browser, alice):
         "control-characters-redirect-uri",
         "foreign-redirect-uri",
         "javascript-redirect-uri",
+        "control-character-state",
+        "control-character-nonce",
+        "control-character-challenge",
     ],
 )
 def test_a_bad_authorization_request_gets_an_error_page(signed_in, change):
@@ -236,7 +264,23 @@ def test_a_repeated_parameter_gets_an_error_page(signed_in):
     assert issued() == NOTHING
 
 
-def test_a_bad_consent_answer_is_no_yes(signed_in):
+@pytest.mark.parametrize("decision", ["yes", "", "ALLOW"])
+def test_a_consent_answer_other_than_allow_is_no(signed_in, decision):
+    new = make_client()
+    query = authorize_query(new.client.client_id, Pkce())
+    signed_in.get("/oidc/authorize/", query)
+
+    response = signed_in.post(
+        "/oidc/authorize/?" + "&".join(f"{k}={v}" for k, v in query.items()),
+        {"decision": decision},
+    )
+
+    assert response.status_code == 302
+    assert "error=access_denied" in response["Location"]
+    assert issued() == NOTHING
+
+
+def test_a_consent_answer_with_a_control_character_gets_an_error_page(signed_in):
     new = make_client()
     query = authorize_query(new.client.client_id, Pkce())
     signed_in.get("/oidc/authorize/", query)
@@ -246,8 +290,7 @@ def test_a_bad_consent_answer_is_no_yes(signed_in):
         {"decision": "allow\x00"},
     )
 
-    assert response.status_code == 302
-    assert "error=access_denied" in response["Location"]
+    error_page(response)
     assert issued() == NOTHING
 
 
@@ -269,3 +312,52 @@ def test_the_token_endpoint_is_rate_limited_per_client(browser, policy):
     # Another client is counted apart.
     other_auth = basic(other.client.client_id, other.secret)
     assert browser.post(TOKEN, data, HTTP_AUTHORIZATION=other_auth).status_code == 400
+
+
+# RP-initiated logout
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"client_id": "a\x00b"},
+        {"post_logout_redirect_uri": "https://evil.example/\x00"},
+        {"state": "\x00"},
+        {"id_token_hint": "not.a.jwt"},
+        {"id_token_hint": "e30.e30.e30"},
+        {"client_id": "no-such-client", "post_logout_redirect_uri": "https://evil.example/"},
+    ],
+    ids=["nul-client", "nul-uri", "nul-state", "not-a-jwt", "empty-jwt", "unknown-client"],
+)
+def test_a_bad_logout_request_sends_nowhere(signed_in, query):
+    response = signed_in.get("/oidc/logout/", query)
+
+    assert response.status_code < 500
+    assert "evil.example" not in response.get("Location", "")
+    assert "admit_ust" in signed_in.session  # still logged in
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"aud":"a\\u0000b","sub":"x"}',
+        '{"aud":["a\\u0001"]}',
+        '{"aud":{"x":1}}',
+        '{"aud":7}',
+        "[1]",
+        "7",
+        "not json",
+        '"aud"',
+    ],
+)
+def test_an_unsigned_id_token_hint_sends_nowhere(signed_in, payload):
+    """The hint is read before its signature is checked, to find the client's key."""
+    unsigned = ".".join(
+        base64.urlsafe_b64encode(part.encode()).rstrip(b"=").decode()
+        for part in ('{"alg":"RS256"}', payload, "sig")
+    )
+
+    response = signed_in.get("/oidc/logout/", {"id_token_hint": unsigned})
+
+    assert response.status_code < 500
+    assert "admit_ust" in signed_in.session

@@ -16,20 +16,28 @@ the library's (through ``OAuthLibMixin``'s public methods); these views decide w
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from django.conf import settings
 from django.contrib import auth
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
-from oauth2_provider.exceptions import OAuthToolkitError
+from jwcrypto import jws
+from jwcrypto.common import JWException
+from oauth2_provider.exceptions import (
+    InvalidIDTokenError,
+    InvalidOIDCClientError,
+    OAuthToolkitError,
+)
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import (
@@ -42,6 +50,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 
 from admit.core.errors import AdmitError
+from admit.core.names import control_character
 from admit.core.ratelimit import Counter
 from admit.http.requests import caller_of
 from admit.sso import flows
@@ -90,13 +99,70 @@ def _without_prompt_login(request: HttpRequest) -> str:
     return f"{request.path}?{query.urlencode()}"
 
 
+def _basic_client_id(request: HttpRequest) -> str:
+    """The client id of an HTTP Basic header, as sent (empty without one, or if undecodable)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Basic "):
+        return ""
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8
+        return ""
+    return unquote_plus(decoded.split(":", 1)[0])
+
+
+def _client_id(request: HttpRequest) -> str:
+    """The client a token request names (HTTP Basic or the form), for the rate limit and the
+    audit row; the library authenticates it."""
+    if request.META.get("HTTP_AUTHORIZATION", "").startswith("Basic "):
+        return _basic_client_id(request)[:255]
+    return request.POST.get("client_id", "")[:255]
+
+
+def _oauth_error(status: int, error: str, description: str, **headers: str) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+MALFORMED = "a parameter holds a control character"
+
+
+class RefusesControlCharacters(View):
+    """Refuses a request whose parameters, or the client id in its HTTP Basic header, hold a
+    control character, before django-oauth-toolkit sees it. No client id, code, token, URI,
+    state or nonce has one; and PostgreSQL cannot even look up or store a text with a NUL in
+    it, so the library's query would fail with a 500."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        parameters = [*request.GET.lists(), *request.POST.lists()]
+        values = [value for _name, values in parameters for value in values]
+        if any(control_character(value) for value in [*values, _basic_client_id(request)]):
+            return self.malformed(request)
+        return super().dispatch(request, *args, **kwargs)
+
+    def malformed(self, request: HttpRequest) -> HttpResponse:
+        return _oauth_error(400, "invalid_request", MALFORMED)
+
+
+def _malformed_page(request: HttpRequest) -> HttpResponse:
+    """The person's side: said on a page, and sent nowhere."""
+    context = {"error": "invalid_request", "description": MALFORMED}
+    return render(request, "oidc/error.html", context, status=400)
+
+
 @method_decorator(never_cache, name="dispatch")
-class AuthorizeView(OAuthLibMixin, View):
+class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
     """The authorization endpoint (code flow only). GET asks; POST is the consent form's answer,
     to the same address (the request travels in the query string both times)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self.handle(request, decision=None)
+
+    def malformed(self, request: HttpRequest) -> HttpResponse:
+        return _malformed_page(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         return self.handle(request, decision=request.POST.get("decision", ""))
@@ -224,38 +290,18 @@ class AuthorizeView(OAuthLibMixin, View):
         return render(request, "oidc/consent.html", context)
 
 
-def _client_id(request: HttpRequest) -> str:
-    """The client a token request names (HTTP Basic or the form), for the rate limit and the
-    audit row; the library authenticates it."""
-    import base64
-    from urllib.parse import unquote_plus
-
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header.startswith("Basic "):
-        try:
-            decoded = base64.b64decode(header[6:], validate=True).decode()
-        except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8
-            return ""
-        return unquote_plus(decoded.split(":", 1)[0])[:255]
-    return request.POST.get("client_id", "")[:255]
-
-
-def _oauth_error(status: int, error: str, description: str, **headers: str) -> JsonResponse:
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
-    response["Cache-Control"] = "no-store"
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(
     sensitive_post_parameters("client_secret", "code", "refresh_token", "code_verifier"),
     name="post",
 )
-class TokenView(OAuthLibMixin, View):
+class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
     """The token endpoint: the code exchange and refresh (no other grant). Rate-limited per
     client (``[rate_limits] oidc_tokens_per_client``); every answer is an audit row."""
+
+    def malformed(self, request: HttpRequest) -> HttpResponse:
+        record("oidc.token", caller_of(request), None, refused="invalid_request")
+        return super().malformed(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         client_id = _client_id(request)
@@ -293,7 +339,8 @@ def _error_of(body: str) -> str:
         return "error"
 
 
-class RevokeView(RevokeTokenView):
+@method_decorator(csrf_exempt, name="dispatch")  # as the library's view
+class RevokeView(RefusesControlCharacters, RevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
         error = "" if response.status_code == 200 else _error_of(response.content.decode())
@@ -303,7 +350,8 @@ class RevokeView(RevokeTokenView):
         return response
 
 
-class IntrospectView(IntrospectTokenView):
+@method_decorator(csrf_exempt, name="dispatch")  # as the library's view
+class IntrospectView(RefusesControlCharacters, IntrospectTokenView):
     """RFC 7662 for confidential clients (HTTP Basic or the form): ``active`` is false for an
     unknown, expired or revoked token and for one whose admit session has ended."""
 
@@ -383,14 +431,47 @@ def jwks(request: HttpRequest) -> JsonResponse:
     return response
 
 
-class LogoutView(RPInitiatedLogoutView):
+def _names_clients(token: str) -> bool:
+    """Whether an (unverified) JWS's payload is a JSON object whose ``aud`` is a client id or a
+    list of them: text without control characters."""
+    unverified = jws.JWS()
+    try:
+        unverified.deserialize(token)
+        claims = json.loads(unverified.objects["payload"])
+    except (JWException, ValueError, KeyError):
+        return False
+    audience = claims.get("aud") if isinstance(claims, dict) else None
+    audiences = [audience] if isinstance(audience, str) else audience
+    return isinstance(audiences, list) and all(
+        isinstance(name, str) and not control_character(name) for name in audiences
+    )
+
+
+class LogoutView(RefusesControlCharacters, RPInitiatedLogoutView):
     """RP-initiated logout: with an ``id_token_hint`` of the person logged in here, at once;
     otherwise after they confirm. Ends the admit session, so every app's tokens issued under
     it die with it."""
 
     template_name = "oidc/logout.html"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def malformed(self, request: HttpRequest) -> HttpResponse:
+        return _malformed_page(request)
+
+    def validate_logout_request_user(self, id_token_hint: str | None, client_id: str | None) -> Any:
+        """django-oauth-toolkit reads the hint's ``aud`` before it checks the signature (to find
+        the client's key) and fails with a 500 on a hint that is not a JWS of a JSON object
+        naming clients in text; such a hint is refused as invalid here first."""
+        if id_token_hint and not _names_clients(id_token_hint):
+            raise InvalidIDTokenError()
+        return super().validate_logout_request_user(id_token_hint, client_id)
+
+    def get_request_application(self, id_token: Any, client_id: str | None) -> Any:
+        """An unknown ``client_id`` is refused (the library would let DoesNotExist out)."""
+        if client_id and not Client.objects.filter(client_id=client_id).exists():
+            raise InvalidOIDCClientError()
+        return super().get_request_application(id_token, client_id)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         session = browser_session(request)
         if session is not None:
             request.user = session.user  # whom django-oauth-toolkit compares the hint with
