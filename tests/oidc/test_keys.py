@@ -112,6 +112,15 @@ def test_an_es256_clients_id_token_verifies_with_the_ec_key(browser, alice):
     assert verified(browser, new, tokens["id_token"], "ec")["sub"] == alice.user_id
 
 
+def test_the_jwks_publishes_public_keys_only(browser):
+    published = json.loads(browser.get("/oidc/jwks/").content)["keys"]
+
+    assert {key["kty"] for key in published} == {"RSA", "EC"}
+    for key in published:
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key), key["kid"]
+        assert key["use"] == "sig" and key["alg"] in ("RS256", "ES256")
+
+
 # Rotation
 
 

@@ -32,6 +32,7 @@ from tests.oidc.support import (
     issued,
     log_in,
     make_client,
+    make_person,
     oauth_error,
     refresh,
     tokens_for,
@@ -315,6 +316,9 @@ def _sign_up(name: str, confirm: bool) -> User:
     return User.objects.get(username=name)
 
 
+# Each makes a person who is not let in (the super-user's ust: for those it makes itself).
+
+
 def unconfirmed(admin_ust) -> User:
     return _sign_up("unconfirmed", confirm=False)
 
@@ -324,8 +328,6 @@ def unapproved(admin_ust) -> User:
 
 
 def locked(admin_ust) -> User:
-    from tests.oidc.support import make_person
-
     return make_person(admin_ust, "locked", is_locked=True)
 
 
