@@ -30,13 +30,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import (
     ConnectDiscoveryInfoView,
     IntrospectTokenView,
     RevokeTokenView,
     RPInitiatedLogoutView,
 )
-from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 
@@ -51,12 +51,6 @@ from admit.sso.oidc.record import record
 from admit.sso.oidc.validator import ACR_VALUES
 
 UST = "admit_ust"  # where /login/ keeps the session (admit.sso.views.UST)
-
-SCOPE_WORDS = {
-    "openid": "know who you are (your account's id)",
-    "profile": "see your username and your name",
-    "email": "see your e-mail address and whether it is confirmed",
-}
 
 
 def issuer() -> str:
@@ -217,7 +211,7 @@ class AuthorizeView(OAuthLibMixin, View):
     def consent_page(self, request: HttpRequest, client: Client, scopes: list[str]) -> HttpResponse:
         context = {
             "app": client.app,
-            "scopes": [SCOPE_WORDS.get(scope, scope) for scope in scopes],
+            "scopes": [consents.SCOPE_WORDS.get(scope, scope) for scope in scopes],
             "action": request.get_full_path(),
         }
         return render(request, "oidc/consent.html", context)
