@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from admit.sso.oidc.clients import NewClient
     from admit.sso.oidc.models import Client
 
+# As admit.sso.oidc.clients.DISCOVERY_PATH (not imported: the parser is built before Django).
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 
 
@@ -28,9 +29,9 @@ def _fail(message: str, exit_code: int = 2) -> NoReturn:
 
 
 def discovery_url() -> str:
-    from django.conf import settings
+    from admit.sso.oidc.clients import discovery_url
 
-    return f"{settings.ADMIT_BASE_URL.rstrip('/')}{DISCOVERY_PATH}"
+    return discovery_url()
 
 
 def describe(client: Client) -> dict[str, object]:

@@ -23,6 +23,12 @@ from admit.core.errors import AdmitError, Code, InputError, NotFound
 from admit.sso.oidc.models import Client
 
 MAX_URI = 2000
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+def discovery_url() -> str:
+    """Where an app finds admit's endpoints and keys: what the operator gives its developers."""
+    return f"{settings.ADMIT_BASE_URL.rstrip('/')}{DISCOVERY_PATH}"
 
 
 @dataclass(frozen=True)
