@@ -71,6 +71,8 @@ def test_top_level_help_is_plain_text_and_lists_every_command(capsys):
         ("migrate", "create or update the database tables"),
         ("createsuperuser", "make a super-user"),
         ("remote-servers", "register and manage remote servers"),
+        ("apps", "register and manage the OpenID Connect clients of apps"),
+        ("oidc", "manage admit's OpenID Connect provider (rotate-key)"),
         ("manage", "run a Django management command"),
     ]:
         assert name in text and summary in text
@@ -96,6 +98,18 @@ def test_remote_servers_help_describes_all_six_actions(capsys):
         ("reactivate", "accept a deactivated server's requests again"),
     ]:
         assert f"{name} {description}" in text
+
+
+def test_apps_help_describes_every_action_and_add_client_its_defaults(capsys):
+    text = " ".join(_help(capsys, "apps").split())
+    for name in ("add-client", "list", "show", "rotate-secret", "remove"):
+        assert f" {name} " in text
+    text = " ".join(_help(capsys, "apps", "add-client").split())
+    assert "--redirect-uri URI where admit may send the browser back" in text
+    assert "how the client's ID tokens are signed (default: RS256)" in text
+    assert "(default: confidential, with a secret)" in text
+    text = " ".join(_help(capsys, "apps", "remove").split())
+    assert "--yes do not ask for confirmation (required without a terminal)" in text
 
 
 def test_createsuperuser_help_names_the_password_variable_and_the_flags(capsys):

@@ -1,4 +1,5 @@
-"""The admit command: serve, worker, migrate, createsuperuser, remote-servers, manage.
+"""The admit command: serve, worker, migrate, createsuperuser, remote-servers, apps, oidc,
+manage.
 
 Exit codes: 0 done; 1 refused or failed (a value the rules refuse, the database out of reach,
 the address taken); 2 a usage or configuration error (a bad option, a missing value, a bad
@@ -361,6 +362,13 @@ def _add_remote_servers(commands: argparse._SubParsersAction) -> None:
     remote_cli.add_parser(commands)
 
 
+def _add_oidc(commands: argparse._SubParsersAction) -> None:
+    """``apps`` and ``oidc`` live with the OpenID Connect provider; Django is set up first."""
+    from admit.sso.oidc import cli as oidc_cli
+
+    oidc_cli.add_parser(commands)
+
+
 def _version() -> str:
     try:
         return metadata.version("admit")
@@ -485,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=createsuperuser)
 
     _add_remote_servers(commands)
+    _add_oidc(commands)
 
     p = command(
         "manage",

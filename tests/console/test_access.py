@@ -9,7 +9,7 @@ from tests.console.conftest import log_in, make_user, web_client
 pytestmark = pytest.mark.django_db
 
 PAGES = ["/console/", "/console/queue/", "/console/users/", "/console/users/new/",
-         "/console/remote/", "/console/audit/"]  # fmt: skip
+         "/console/apps/", "/console/apps/new/", "/console/remote/", "/console/audit/"]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -119,3 +119,51 @@ def test_the_csv_keeps_the_ids(console, superuser):
     rows = rows_of(console.get(AUDIT, {"format": "csv"}))
     assert superuser.username not in {row["actor_user_id"] for row in rows}
     assert all(row["target_user_id"].startswith("zusr") for row in rows if row["target_user_id"])
+
+
+def _oidc_events_in_the_sources() -> set[str]:
+    """Every ``"oidc.<event>"`` string in admit's code: what record(), audited() and
+    issuing.note() write (model labels such as "oidc.Client" are capitalised, so not matched)."""
+    import re
+    from pathlib import Path
+
+    import admit
+
+    found: set[str] = set()
+    for path in Path(admit.__file__).parent.rglob("*.py"):
+        found |= set(re.findall(r"""["'](oidc\.[a-z_]+)["']""", path.read_text()))
+    return found
+
+
+def test_every_openid_connect_event_and_error_has_words(console, superuser):
+    from django.test import Client as Browser
+
+    from admit.console.forms import AUDIT_WORDS, EVENT_WORDS
+    from tests.conftest import ADMIN_PASSWORD
+    from tests.oidc.support import Pkce, exchange, get_code, log_in, make_client
+
+    events = _oidc_events_in_the_sources()
+    assert {"oidc.authorize", "oidc.token", "oidc.client_add", "oidc.consent_revoke"} <= events
+    assert events - set(EVENT_WORDS) == set()
+    # A real flow's rows, shown with the event's words and the OAuth error's.
+    new = make_client()
+    browser = Browser()
+    log_in(browser, superuser.username, ADMIN_PASSWORD)
+    pkce = Pkce()
+    code = get_code(browser, new.client.client_id, pkce)
+    assert exchange(browser, new, code, pkce).status_code == 200
+    assert exchange(browser, new, code, pkce).status_code == 400  # the code again
+    written = set(
+        AuditEvent.objects.filter(event__startswith="oidc.").values_list("event", flat=True)
+    )
+    assert written == {
+        "oidc.client_add",
+        "oidc.consent",
+        "oidc.authorize",
+        "oidc.token",
+        "oidc.code_reuse",
+    }
+    text = console.get(AUDIT, {"event": "oidc.code_reuse"}).content.decode()
+    words = EVENT_WORDS["oidc.code_reuse"]
+    assert f'<th scope="row">oidc.code_reuse<span class="why">{words}</span></th>' in text
+    assert f"<code>invalid_grant</code> {AUDIT_WORDS['invalid_grant']}" in text

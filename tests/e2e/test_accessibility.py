@@ -31,6 +31,25 @@ def _post_form(page: Any, button: str) -> None:
     page.wait_for_load_state("load")
 
 
+def add_client_allowed_by(live: Any, username: str) -> str:
+    """A CRM client (``admit apps add-client``) that ``username`` has allowed, as the consent
+    page would record it; its client_id."""
+    added = live.run(
+        "apps", "add-client", "CRM", "--redirect-uri", "https://crm.example.com/cb", "--json"
+    )
+    assert added.returncode == 0, added.stderr
+    client_id = json.loads(added.stdout)["client_id"]
+    granted = live.python(
+        "from admit.sso.models import User\n"
+        "from admit.sso.oidc import consents\n"
+        "from admit.sso.oidc.models import Client\n"
+        f"consents.grant(User.objects.get(username={username!r}),"
+        f" Client.objects.get(client_id={client_id!r}), ['openid', 'profile', 'email'])\n"
+    )
+    assert granted.returncode == 0, granted.stderr
+    return client_id
+
+
 @BOTH_SIZES
 def test_people_pages_are_accessible(browser, page, live_admit_smtp, mailbox, screenshot):
     from playwright.sync_api import expect
@@ -91,9 +110,11 @@ def test_people_pages_are_accessible(browser, page, live_admit_smtp, mailbox, sc
     _post_form(page, "Set the new password")
     audit.check(page, "password-reset-set-errors")
 
-    # My account and its forms, once approved.
+    # My account and its forms, once approved (and with an app allowed to use it).
     approve_in_console(browser, live_admit_smtp, "ada", screenshot)
+    add_client_allowed_by(live_admit_smtp, "ada")
     log_in(page, admit, "ada")
+    expect(page.locator("#apps h3")).to_have_text("CRM")
     audit.check(page, "account")
     page.get_by_label("Display name").fill("Ada")
     _post_form(page, "Save the profile")
@@ -116,6 +137,11 @@ def test_people_pages_are_accessible(browser, page, live_admit_smtp, mailbox, sc
         audit.check(phone, "account-phone")
     finally:
         phone_context.close()
+
+    # Taking an app's access back.
+    _post_form(page, "Revoke the access of CRM")
+    expect(page.get_by_role("status")).to_contain_text("no longer has access")
+    audit.check(page, "account-app-revoked")
 
     # The console is not for people.
     page.goto(admit + "/console/")
@@ -221,6 +247,35 @@ def test_console_pages_are_accessible(page, live_admit_smtp, screenshot):
     audit.check(page, "remote")
     page.goto(admit + f"/console/remote/{server_uuid}/")
     audit.check(page, "remote-server")
+
+    # OpenID Connect clients: the list, the add form and its errors, a secret shown once,
+    # the questions before rotating and removing; a user page with an app the user allowed.
+    client_id = add_client_allowed_by(live, "ann")
+    page.goto(admit + "/console/apps/")
+    audit.check(page, "apps")
+    page.get_by_role("link", name="Add a client").click()
+    audit.check(page, "app-new")
+    page.get_by_label("App", exact=True).select_option("ERP")
+    page.get_by_label("Redirect URIs", exact=True).fill("http://erp.example.com/cb")
+    _post_form(page, "Add the client")
+    expect(page.locator("#id_redirect_uris_error")).to_be_visible()
+    audit.check(page, "app-new-errors")
+    page.get_by_label("Redirect URIs", exact=True).fill("https://erp.example.com/cb")
+    _post_form(page, "Add the client")
+    expect(page.locator("code.secret")).to_be_visible()
+    audit.check(page, "app-added")
+    page.goto(admit + "/console/apps/")
+    _post_form(page, f"Rotate the secret of the CRM client {client_id}")
+    expect(page.get_by_role("heading", name="Rotate the secret of the CRM client?")).to_be_visible()
+    audit.check(page, "app-rotate-ask")
+    page.goto(admit + "/console/apps/")
+    _post_form(page, f"Remove the CRM client {client_id}")
+    expect(page.get_by_role("heading", name="Remove the CRM client?")).to_be_visible()
+    audit.check(page, "app-remove-ask")
+    page.goto(admit + "/console/users/?q=ann")
+    page.get_by_role("link", name="ann", exact=True).click()
+    expect(page.locator("#apps tbody tr")).to_have_count(1)
+    audit.check(page, "user-with-apps")
 
     page.goto(admit + "/console/audit/")
     audit.check(page, "audit")

@@ -26,6 +26,8 @@ from admit.remote.models import RemoteServer
 from admit.sso.flows.approval import PendingStatus, pending
 from admit.sso.flows.sessions import end_session_of, end_sessions_of, superuser_for
 from admit.sso.models import Session, User
+from admit.sso.oidc import clients, consents
+from admit.sso.oidc.models import Client
 
 # ---- the queue ------------------------------------------------------------------------------
 
@@ -170,6 +172,61 @@ def end_user_sessions(ust: str, user_id: str, caller: Caller, session_id: int | 
             raise AdmitError(Code.NO_SUCH_SESSION, "no such session of this user")
         audit.extra_data["ended"] = ended
         return ended
+
+
+# ---- OpenID Connect clients ----------------------------------------------------------------
+# The registry is admit.sso.oidc.clients (which the CLI calls too); here each call first checks
+# the super-user, who is then named as the actor of its audit row.
+
+
+def oidc_clients(ust: str) -> list[Client]:
+    superuser_for(ust)
+    return clients.list_clients()
+
+
+def oidc_client(ust: str, client_id: str) -> Client:
+    superuser_for(ust)
+    return clients.get_client(client_id)
+
+
+def add_oidc_client(
+    ust: str,
+    app: str,
+    redirect_uris: list[str],
+    caller: Caller,
+    *,
+    post_logout_redirect_uris: tuple[str, ...] = (),
+    public: bool = False,
+    skip_consent: bool = False,
+    algorithm: str = Client.RS256_ALGORITHM,
+) -> clients.NewClient:
+    admin = superuser_for(ust)
+    return clients.add_client(
+        app,
+        redirect_uris,
+        caller,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        public=public,
+        skip_consent=skip_consent,
+        algorithm=algorithm,
+        actor=admin.user_id,
+    )
+
+
+def rotate_oidc_secret(ust: str, client_id: str, caller: Caller) -> clients.NewClient:
+    admin = superuser_for(ust)
+    return clients.rotate_secret(client_id, caller, actor=admin.user_id)
+
+
+def remove_oidc_client(ust: str, client_id: str, caller: Caller) -> None:
+    admin = superuser_for(ust)
+    clients.remove_client(client_id, caller, actor=admin.user_id)
+
+
+def apps_with_access(ust: str, user: User) -> list[consents.AppWithAccess]:
+    """The apps a user has allowed (their consents), for the console's user page."""
+    superuser_for(ust)
+    return consents.apps_with_access(user)
 
 
 # ---- remote servers -------------------------------------------------------------------------

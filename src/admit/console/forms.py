@@ -61,6 +61,40 @@ AUDIT_WORDS: dict[str, str] = {
     Code.TOO_MANY_ATTRIBUTES: "Too many attributes.",
     Code.RESET_TOKEN_UNUSABLE: "The password-reset token or key cannot be used.",
     Code.SERVICE_UNAVAILABLE: "The database could not be reached.",
+    # What the OpenID Connect provider told a client (admit.sso.oidc.record's ``refused``):
+    # OAuth's error codes, and admit's own for a rate limit.
+    "access_denied": "The person declined, cancelled, or may not use the app.",
+    "login_required": "The app asked not to show a log-in page, and nobody was logged in.",
+    "consent_required": "The app asked not to show the consent page, and it was needed.",
+    "rate_limited": "Too many token requests from this client; it was told to slow down.",
+    "invalid_request": "The app's request was malformed or lacked a parameter.",
+    "invalid_client": "The client could not be authenticated (unknown id or wrong secret).",
+    "invalid_grant": "Unknown, expired, used or revoked code or refresh token.",
+    "unauthorized_client": "The client may not use this grant.",
+    "unsupported_grant_type": "A grant type admit does not offer.",
+    "invalid_scope": "A scope admit does not offer.",
+    "unsupported_token_type": "A token type admit cannot revoke.",
+    "server_error": "admit failed while answering.",
+    "error": "The endpoint refused without naming an OAuth error.",
+}
+
+# What each event of the audit log means, shown under its name on the audit page. Every
+# OpenID Connect event has words here (tests/console/test_audit.py checks the sources).
+EVENT_WORDS: dict[str, str] = {
+    "oidc.client_add": "An OpenID Connect client was registered for an app.",
+    "oidc.client_rotate_secret": "A client got a new secret; the old one stopped working.",
+    "oidc.client_remove": "A client was removed, with its consents and tokens.",
+    "oidc.key_rotate": "New keys to sign ID tokens were put in use (admit oidc rotate-key).",
+    "oidc.authorize": "An app asked to log a person in: a code was issued, or refused.",
+    "oidc.consent": "A person allowed an app to use their account, or declined.",
+    "oidc.consent_revoke": "A person took back an app's access on their account page.",
+    "oidc.token": "An app exchanged an authorization code for tokens.",
+    "oidc.refresh": "An app renewed its tokens with a refresh token.",
+    "oidc.code_reuse": "An authorization code was used twice: the tokens from it were revoked.",
+    "oidc.refresh_reuse": "A refresh token was used again after it was replaced: the tokens"
+    " descended from it were revoked.",
+    "oidc.revoke": "An app revoked one of its tokens.",
+    "oidc.logout": "A person logged out through an app (OpenID Connect log-out).",
 }
 
 
@@ -173,6 +207,91 @@ class NewUserForm(forms.Form):
             name = FIELD_OF.get(code[:4])
             if name:
                 self.add_error(name, PLAIN_WORDS.get(code, error.message))
+                placed = True
+        if not placed:
+            self.add_error(None, plain(error))
+
+
+def _uri_lines(text: str, field: str) -> list[str]:
+    """One address a line, each checked as admit.sso.oidc.clients takes it; the errors name
+    the address they are about."""
+    from admit.sso.oidc.clients import check_uri
+
+    uris = [line.strip() for line in text.splitlines() if line.strip()]
+    problems = []
+    for uri in uris:
+        try:
+            check_uri(uri, field)
+        except AdmitError as error:
+            problem = error.message.removeprefix(f"{field}: ")
+            problems.append(f"{uri[:100]}: {problem}")
+    if problems:
+        raise forms.ValidationError(problems)
+    return uris
+
+
+class NewClientForm(forms.Form):
+    """``admit apps add-client`` as a form; the secret is shown once on the page after it."""
+
+    app = forms.ChoiceField(label="App")
+    redirect_uris = forms.CharField(
+        label="Redirect URIs",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+        max_length=20000,
+        help_text="One a line: where admit may send the browser back with a code. https://, or"
+        " http:// on 127.0.0.1, [::1] or localhost; matched exactly.",
+    )
+    post_logout_redirect_uris = forms.CharField(
+        label="Post-logout redirect URIs (optional)",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One a line: where admit may send the browser after logging out.",
+    )
+    public = forms.BooleanField(
+        required=False,
+        label="Public client (a single-page or native app): no secret, PKCE required",
+    )
+    skip_consent = forms.BooleanField(
+        required=False, label="Do not ask people to allow the app (the organisation's own apps)"
+    )
+    algorithm = forms.ChoiceField(
+        label="ID token signature",
+        choices=[("RS256", "RS256 (RSA, the default)"), ("ES256", "ES256 (ECDSA P-256)")],
+        initial="RS256",
+    )
+
+    # The flow's field names (InputError details) and the form's.
+    FIELDS = {
+        "app": "app",
+        "redirect_uri": "redirect_uris",
+        "post_logout_redirect_uri": "post_logout_redirect_uris",
+        "algorithm": "algorithm",
+    }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.label_suffix = ""
+        self.fields["app"].choices = app_choices("Choose an app")  # type: ignore[attr-defined]
+
+    def clean_redirect_uris(self) -> list[str]:
+        uris = _uri_lines(self.cleaned_data["redirect_uris"], "redirect_uri")
+        if not uris:
+            raise forms.ValidationError("Give at least one redirect URI.")
+        return uris
+
+    def clean_post_logout_redirect_uris(self) -> list[str]:
+        return _uri_lines(
+            self.cleaned_data["post_logout_redirect_uris"], "post_logout_redirect_uri"
+        )
+
+    def add_flow_error(self, error: AdmitError) -> None:
+        details = getattr(error, "details", [])
+        placed = False
+        for detail in details:
+            name = self.FIELDS.get(detail.get("field", ""))
+            if name:
+                self.add_error(name, f"{detail.get('problem', error.message)}.")
                 placed = True
         if not placed:
             self.add_error(None, plain(error))

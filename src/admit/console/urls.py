@@ -29,6 +29,10 @@ urlpatterns = [
     path(
         "users/<public_id:user_id>/sessions/end/", views.user_sessions_end, name="user-sessions-end"
     ),
+    path("apps/", views.apps, name="apps"),
+    path("apps/new/", views.app_new, name="app-new"),
+    path("apps/<str:client_id>/rotate-secret/", views.app_rotate, name="app-rotate"),
+    path("apps/<str:client_id>/remove/", views.app_remove, name="app-remove"),
     path("remote/", views.remote, name="remote"),
     path("remote/<uuid:uuid>/", views.remote_server, name="remote-server"),
     path("audit/", views.audit, name="audit"),

@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from admit.audit.models import AuditEvent
@@ -24,7 +25,9 @@ from admit.console import flows as console
 from admit.console.auth import forbidden, visitor
 from admit.console.chart import funnel_chart
 from admit.console.forms import (
+    EVENT_WORDS,
     AuditFilterForm,
+    NewClientForm,
     NewUserForm,
     QueueAction,
     QueueFilter,
@@ -35,6 +38,7 @@ from admit.console.forms import (
 from admit.core.errors import AdmitError
 from admit.http.requests import caller_of
 from admit.sso import flows
+from admit.sso.oidc.clients import discovery_url
 
 View = Callable[..., HttpResponseBase]
 
@@ -258,6 +262,7 @@ def user(request: HttpRequest, user_id: str) -> HttpResponse:
             "section": "users",
             "person": person,
             "sessions": sessions,
+            "apps": console.apps_with_access(ust, person),
             "is_self": person.pk == request.console_admin.pk,  # type: ignore[attr-defined]
         },
     )
@@ -297,6 +302,94 @@ def user_sessions_end(request: HttpRequest, user_id: str) -> HttpResponse:
     return redirect("console:user", user_id=user_id)
 
 
+# ---- OpenID Connect clients ----------------------------------------------------------------
+
+
+@superuser_only
+def apps(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "console/apps.html",
+        {
+            "section": "apps",
+            "clients": console.oidc_clients(_ust(request)),
+            "discovery": discovery_url(),
+        },
+    )
+
+
+def _secret_page(request: HttpRequest, new: Any, verb: str) -> HttpResponse:
+    """The one time a client secret is shown: never cached, never shown again."""
+    response = render(
+        request,
+        "console/app_secret.html",
+        {"section": "apps", "new": new, "verb": verb, "discovery": discovery_url()},
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+@superuser_only
+@require_http_methods(["GET", "POST"])
+def app_new(request: HttpRequest) -> HttpResponse:
+    form = NewClientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            new = console.add_oidc_client(
+                _ust(request),
+                data["app"],
+                data["redirect_uris"],
+                caller_of(request),
+                post_logout_redirect_uris=tuple(data["post_logout_redirect_uris"]),
+                public=data["public"],
+                skip_consent=data["skip_consent"],
+                algorithm=data["algorithm"],
+            )
+        except AdmitError as error:
+            form.add_flow_error(error)
+        else:
+            return _secret_page(request, new, "Added")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "console/app_new.html", {"section": "apps", "form": form}, status=status)
+
+
+def _app_change(request: HttpRequest, client_id: str, action: str) -> HttpResponse:
+    """Rotating a secret and removing a client: the first press asks (what it does, to
+    which client), the second (``confirmed``) does it."""
+    ust = _ust(request)
+    try:
+        client = console.oidc_client(ust, client_id)
+    except AdmitError as error:
+        return _missing(request, "apps", "client", error)
+    if request.POST.get("confirmed") != "yes":
+        context = {"section": "apps", "client": client, "action": action}
+        return render(request, "console/app_confirm.html", context)
+    try:
+        if action == "rotate":
+            return _secret_page(
+                request, console.rotate_oidc_secret(ust, client_id, caller_of(request)), "Rotated"
+            )
+        console.remove_oidc_client(ust, client_id, caller_of(request))
+    except AdmitError as error:
+        messages.error(request, plain(error))
+    else:
+        messages.success(request, f"Removed the {client.app} client {client.client_id}.")
+    return redirect("console:apps")
+
+
+@superuser_only
+@require_POST
+def app_rotate(request: HttpRequest, client_id: str) -> HttpResponse:
+    return _app_change(request, client_id, "rotate")
+
+
+@superuser_only
+@require_POST
+def app_remove(request: HttpRequest, client_id: str) -> HttpResponse:
+    return _app_change(request, client_id, "remove")
+
+
 # ---- remote servers -------------------------------------------------------------------------
 
 
@@ -331,6 +424,7 @@ class AuditRow:
     actor: str
     target: str
     errors: list[tuple[str, str]]
+    words: str  # what the event means, when the console has words for it
 
 
 def _audit_rows(ust: str, events: Iterable[AuditEvent]) -> list[AuditRow]:
@@ -343,6 +437,7 @@ def _audit_rows(ust: str, events: Iterable[AuditEvent]) -> list[AuditRow]:
             actor=names.get(e.actor_user_id, ""),
             target=names.get(e.target_user_id, ""),
             errors=[(code, words_for(code)) for code in e.error_codes.split(",") if code],
+            words=EVENT_WORDS.get(e.event, ""),
         )
         for e in events
     ]

@@ -1,4 +1,5 @@
-"""A person's account pages: profile, password, two-step verification and their sessions.
+"""A person's account pages: profile, password, two-step verification, their sessions and the
+apps they allowed to use their account (OpenID Connect consents).
 
 Each runs with the ``ust`` that the log-in page keeps in the Django session; without a live
 one (never logged in, logged out elsewhere, expired) the person is sent to log in again.
@@ -26,7 +27,14 @@ from admit.http.requests import caller_of
 from admit.http.statuses import page_status
 from admit.sso import flows
 from admit.sso.flows.end_session_by_id import end_session_by_id
-from admit.sso.forms import EndSessionForm, PasswordChangeForm, ProfileForm, TotpForm
+from admit.sso.forms import (
+    EndSessionForm,
+    PasswordChangeForm,
+    ProfileForm,
+    RevokeAppForm,
+    TotpForm,
+)
+from admit.sso.oidc import consents
 from admit.sso.page_copy import FORM, problems, sentence
 from admit.sso.views import UST
 
@@ -89,6 +97,7 @@ def _account(request: HttpRequest, ust: str, status: int = 200, **context: Any) 
     base = {
         "user": user,
         "sessions": sessions,
+        "apps": consents.apps_with_access(user),
         "others": sum(not s["current"] for s in sessions),
         "values": values,
         "errors": {},
@@ -207,3 +216,19 @@ def end_other_sessions_page(request: HttpRequest, ust: str) -> HttpResponse:
     plural = "s" if ended != 1 else ""
     messages.success(request, f"{ended} other session{plural} ended.")
     return redirect("/account/#sessions")
+
+
+@require_POST
+@needs_login
+def revoke_app_page(request: HttpRequest, ust: str) -> HttpResponse:
+    """Take back an app's access: the consent, and every code and token it holds for this
+    person (the person's admit sessions stay). Only the person's own consent is touched."""
+    form = RevokeAppForm(request.POST)
+    user = flows.get_user(ust)
+    if not form.is_valid() or not consents.revoke(
+        user, form.cleaned_data["client_id"], caller_of(request)
+    ):
+        errors = {FORM: ["That app has no access to your account."]}
+        return _account(request, ust, 404, section="apps", errors=errors)
+    messages.success(request, "The app no longer has access to your account.")
+    return redirect("/account/#apps")

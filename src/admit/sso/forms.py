@@ -96,3 +96,7 @@ class TotpForm(forms.Form):
 
 class EndSessionForm(forms.Form):
     session_id = forms.IntegerField(min_value=1)
+
+
+class RevokeAppForm(forms.Form):
+    client_id = forms.CharField(max_length=100, validators=[no_control_characters()])

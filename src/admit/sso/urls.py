@@ -20,4 +20,5 @@ urlpatterns = [
         account_views.end_other_sessions_page,
         name="account-sessions-end-others",
     ),
+    path("account/apps/revoke/", account_views.revoke_app_page, name="account-app-revoke"),
 ]

@@ -23,6 +23,12 @@ from admit.core.errors import AdmitError, Code, InputError, NotFound
 from admit.sso.oidc.models import Client
 
 MAX_URI = 2000
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+def discovery_url() -> str:
+    """Where an app finds admit's endpoints and keys: what the operator gives its developers."""
+    return f"{settings.ADMIT_BASE_URL.rstrip('/')}{DISCOVERY_PATH}"
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,11 @@ def add_client(
     public: bool = False,
     skip_consent: bool = False,
     algorithm: str = Client.RS256_ALGORITHM,
+    actor: str = "",
 ) -> NewClient:
+    """``actor``: the super-user's id when one acts in the console (the CLI has none)."""
     with audited("oidc.client_add", caller, app=app) as audit:
+        audit.actor_user_id = actor
         _check_app(app)
         if not redirect_uris:
             raise InputError(
@@ -131,9 +140,10 @@ def list_clients() -> list[Client]:
     return list(Client.objects.order_by("app", "created"))
 
 
-def rotate_secret(client_id: str, caller: Caller) -> NewClient:
+def rotate_secret(client_id: str, caller: Caller, *, actor: str = "") -> NewClient:
     """A new secret; the old one stops working at once."""
     with audited("oidc.client_rotate_secret", caller) as audit, transaction.atomic():
+        audit.actor_user_id = actor
         client = get_client(client_id)
         audit.app = client.app
         audit.extra_data["client_id"] = client.client_id
@@ -145,9 +155,10 @@ def rotate_secret(client_id: str, caller: Caller) -> NewClient:
         return NewClient(client, secret)
 
 
-def remove_client(client_id: str, caller: Caller) -> None:
+def remove_client(client_id: str, caller: Caller, *, actor: str = "") -> None:
     """The client goes, with its consents, codes and tokens."""
     with audited("oidc.client_remove", caller) as audit:
+        audit.actor_user_id = actor
         client = get_client(client_id)
         audit.app = client.app
         audit.extra_data["client_id"] = client.client_id

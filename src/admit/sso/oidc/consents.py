@@ -8,8 +8,17 @@ from datetime import datetime
 from django.db import transaction
 
 from admit.core import clock
+from admit.core.context import Caller
 from admit.sso.models import User
 from admit.sso.oidc.models import AccessToken, Client, Consent, Grant, IDToken, RefreshToken
+from admit.sso.oidc.record import record
+
+# What a scope lets an app see, in the words the consent page and the account page use.
+SCOPE_WORDS = {
+    "openid": "know who you are (your account's id)",
+    "profile": "see your username and your name",
+    "email": "see your e-mail address and whether it is confirmed",
+}
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,11 @@ class AppWithAccess:
     app: str
     scopes: list[str]
     granted_at: datetime
+
+    @property
+    def what(self) -> list[str]:
+        """What the app may see, in words (a scope admit has no words for: the scope)."""
+        return [SCOPE_WORDS.get(scope, scope) for scope in self.scopes]
 
 
 def covers(user: User, client: Client, scopes: list[str]) -> bool:
@@ -47,8 +61,10 @@ def apps_with_access(user: User) -> list[AppWithAccess]:
     ]
 
 
-def revoke(user: User, client_id: str) -> bool:
-    """Withdraw the consent and every code and token the client holds for the person."""
+def revoke(user: User, client_id: str, caller: Caller | None = None) -> bool:
+    """Withdraw the consent and every code and token the client holds for the person.
+    With ``caller`` (the person on their account page), an ``oidc.consent_revoke`` audit row
+    is written when there was a consent to withdraw."""
     with transaction.atomic():
         client = Client.objects.filter(client_id=client_id).first()
         if client is None:
@@ -56,4 +72,6 @@ def revoke(user: User, client_id: str) -> bool:
         found = Consent.objects.filter(user=user, client=client).delete()[0] > 0
         for model in (Grant, RefreshToken, AccessToken, IDToken):
             model.objects.filter(user=user, application=client).delete()
+        if found and caller is not None:
+            record("oidc.consent_revoke", caller, client, user.user_id)
         return found

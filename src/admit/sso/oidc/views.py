@@ -62,12 +62,6 @@ from admit.sso.oidc.validator import ACR_VALUES
 
 UST = "admit_ust"  # where /login/ keeps the session (admit.sso.views.UST)
 
-SCOPE_WORDS = {
-    "openid": "know who you are (your account's id)",
-    "profile": "see your username and your name",
-    "email": "see your e-mail address and whether it is confirmed",
-}
-
 
 def issuer() -> str:
     """The issuer, ``ADMIT_BASE_URL`` when admit started: what every ID token says in ``iss``."""
@@ -284,7 +278,7 @@ class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
     def consent_page(self, request: HttpRequest, client: Client, scopes: list[str]) -> HttpResponse:
         context = {
             "app": client.app,
-            "scopes": [SCOPE_WORDS.get(scope, scope) for scope in scopes],
+            "scopes": [consents.SCOPE_WORDS.get(scope, scope) for scope in scopes],
             "action": request.get_full_path(),
         }
         return render(request, "oidc/consent.html", context)
