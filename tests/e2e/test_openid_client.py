@@ -234,6 +234,8 @@ def test_openid_client_signs_in_refreshes_and_logs_out(case, page, live_admit, r
     assert refresh["id_token_sub"] == user_id
 
     if not public:
+        # A refresh replaces the access token: the old one is dead at once.
+        assert seen["introspection_replaced"] == {"active": False}
         assert seen["introspection_before"]["active"] is True
         assert seen["introspection_before"]["sub"] == user_id
         assert seen["introspection_before"]["client_id"] == client.client_id
