@@ -21,11 +21,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from admit.core.errors import AdmitError, Code
+from admit.http.headers import allow_form_targets
 from admit.http.requests import caller_of
 from admit.http.statuses import page_status
 from admit.sso import flows
 from admit.sso.disclosure import visible_codes
 from admit.sso.forms import LoginForm, ResetAskForm, ResetSetForm, SignupForm
+from admit.sso.oidc.clients import return_address
 from admit.sso.page_copy import FORM, problems, sentence
 from admit.sso.passwords import check_new_password
 from admit.sso.rules import SignupRequest
@@ -106,6 +108,13 @@ def _next_page(request: HttpRequest) -> str:
 
 @require_http_methods(["GET", "POST"])
 def login_page(request: HttpRequest) -> HttpResponse:
+    """The log-in form; on the way to ``/oidc/authorize/`` it may lead on to the app's
+    redirect URI (admit.http.headers: form-action holds for every redirect after it)."""
+    response = _login_page(request)
+    return allow_form_targets(response, [return_address(_next_page(request))])
+
+
+def _login_page(request: HttpRequest) -> HttpResponse:
     app = _app(request, list(settings.ADMIT_POLICY.apps.login_allowed))
     next_page = _next_page(request)
     context: dict[str, Any] = {

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from oauth2_provider.generators import generate_client_id, generate_client_secret
 
 from admit.audit.log import audited
@@ -163,3 +164,21 @@ def remove_client(client_id: str, caller: Caller, *, actor: str = "") -> None:
         audit.app = client.app
         audit.extra_data["client_id"] = client.client_id
         client.delete()
+
+
+def return_address(path: str) -> str:
+    """Where an ``/oidc/authorize/`` address of admit's own (``/login/``'s ``next``) would send
+    the person back: its ``redirect_uri`` when registered for its ``client_id`` (or the client's
+    only one when it names none); else "". The log-in page lets its form lead there."""
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or parts.path != reverse("oauth2_provider:authorize"):
+        return ""
+    query = parse_qs(parts.query)
+    client = Client.objects.filter(client_id=query.get("client_id", [""])[0]).first()
+    if client is None:
+        return ""
+    registered = client.redirect_uris.split()
+    uri = query.get("redirect_uri", [""])[0]
+    if not uri:
+        return registered[0] if len(registered) == 1 else ""
+    return uri if client.redirect_uri_allowed(uri) else ""

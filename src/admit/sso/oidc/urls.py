@@ -2,8 +2,6 @@
 ``oauth2_provider``), which its discovery view reverses."""
 
 from django.urls import path
-from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.views import UserInfoView
 
 from admit.sso.oidc import views
 
@@ -14,7 +12,7 @@ urlpatterns = [
     path("oidc/token/", views.TokenView.as_view(), name="token"),
     path("oidc/revoke/", views.RevokeView.as_view(), name="revoke-token"),
     path("oidc/introspect/", views.IntrospectView.as_view(), name="introspect"),
-    path("oidc/userinfo/", csrf_exempt(UserInfoView.as_view()), name="user-info"),
+    path("oidc/userinfo/", views.UserInfo.as_view(), name="user-info"),
     path("oidc/jwks/", views.jwks, name="jwks-info"),
     path("oidc/logout/", views.LogoutView.as_view(), name="rp-initiated-logout"),
     path(

@@ -45,6 +45,7 @@ from oauth2_provider.views import (
     IntrospectTokenView,
     RevokeTokenView,
     RPInitiatedLogoutView,
+    UserInfoView,
 )
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
@@ -52,6 +53,7 @@ from oauthlib.common import add_params_to_uri
 from admit.core.errors import AdmitError
 from admit.core.names import control_character
 from admit.core.ratelimit import Counter
+from admit.http.headers import allow_form_targets
 from admit.http.requests import caller_of
 from admit.sso import flows
 from admit.sso.models import Session
@@ -188,7 +190,9 @@ class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
             if "none" in prompt:
                 return self.deny(request, scopes, credentials, client, "consent_required")
             if decision is None:
-                return self.consent_page(request, client, scopes)
+                return self.consent_page(
+                    request, client, scopes, credentials.get("redirect_uri") or ""
+                )
             if decision != "allow":
                 record("oidc.consent", caller, client, user.user_id, refused="access_denied")
                 return self.deny(request, scopes, credentials, client)
@@ -275,13 +279,17 @@ class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
         }
         return render(request, "oidc/refused.html", context, status=403)
 
-    def consent_page(self, request: HttpRequest, client: Client, scopes: list[str]) -> HttpResponse:
+    def consent_page(
+        self, request: HttpRequest, client: Client, scopes: list[str], redirect_uri: str
+    ) -> HttpResponse:
+        """Its form's answer, either way, is a redirect to the client's (validated) redirect
+        URI, which the page's form-action must allow."""
         context = {
             "app": client.app,
             "scopes": [consents.SCOPE_WORDS.get(scope, scope) for scope in scopes],
             "action": request.get_full_path(),
         }
-        return render(request, "oidc/consent.html", context)
+        return allow_form_targets(render(request, "oidc/consent.html", context), [redirect_uri])
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -375,6 +383,22 @@ class IntrospectView(RefusesControlCharacters, IntrospectTokenView):
         )
 
 
+@method_decorator(csrf_exempt, name="dispatch")
+class UserInfo(UserInfoView):
+    """django-oauth-toolkit's UserInfo endpoint. Its refusal is oauthlib's JSON body with the
+    RFC 6750 challenge (``WWW-Authenticate: Bearer error="invalid_token"``) but no content
+    type; said to be JSON, it reaches the client as it is, rather than replaced by the
+    middleware's generic refusal without the challenge (which openid-client, rightly, does
+    not take for a bearer-token error)."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().dispatch(request, *args, **kwargs)
+        if response.status_code >= 400 and "WWW-Authenticate" in response:
+            response["Content-Type"] = "application/json"
+            response["Cache-Control"] = "no-store"
+        return response
+
+
 class DiscoveryView(ConnectDiscoveryInfoView):
     """django-oauth-toolkit's discovery document, saying what admit does and only that."""
 
@@ -447,6 +471,13 @@ class LogoutView(RefusesControlCharacters, RPInitiatedLogoutView):
     it die with it."""
 
     template_name = "oidc/logout.html"
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        """The confirmation form leads on to the post-logout URI it carries, which
+        django-oauth-toolkit validated before filling in the form (``oidc_data``)."""
+        response = super().render_to_response(context, **kwargs)
+        target = getattr(self, "oidc_data", {}).get("post_logout_redirect_uri") or ""
+        return allow_form_targets(response, [target])
 
     def malformed(self, request: HttpRequest) -> HttpResponse:
         return _malformed_page(request)
