@@ -26,13 +26,13 @@ from admit.http.statuses import page_status
 from admit.sso import flows
 from admit.sso.disclosure import visible_codes
 from admit.sso.forms import LoginForm, ResetAskForm, ResetSetForm, SignupForm
+from admit.sso.oidc import form_action
 from admit.sso.page_copy import FORM, problems, sentence
 from admit.sso.passwords import check_new_password
 from admit.sso.rules import SignupRequest, local_path
 
 UST = "admit_ust"
 APP = "admit_app"
-AUTHORIZE = "/oidc/authorize/"  # a ``next`` here means an OpenID Connect client sent the person
 
 
 def _app(request: HttpRequest, allowed: list[str] | tuple[str, ...]) -> str | None:
@@ -117,7 +117,7 @@ def _login_links(request: HttpRequest, app: str | None, wanted: str) -> dict[str
     if wanted:
         query["next"] = wanted
     links = {"signup_link": "/signup/" + (f"?{urlencode(query)}" if query else "")}
-    if wanted.startswith(AUTHORIZE) and "?" in wanted:
+    if wanted.startswith(form_action.AUTHORIZE) and "?" in wanted:
         links["cancel_link"] = wanted + "&cancel=1"
         links["cancel_app"] = app or asked_app or "the app"
     return links
@@ -125,6 +125,13 @@ def _login_links(request: HttpRequest, app: str | None, wanted: str) -> dict[str
 
 @require_http_methods(["GET", "POST"])
 def login_page(request: HttpRequest) -> HttpResponse:
+    """A log-in on its way to an app's authorize request ends, through redirects, at the app:
+    the page's form may go there (``admit.sso.oidc.form_action``)."""
+    response = _login_page(request)
+    return form_action.allow(response, form_action.authorize_redirect_uri(_wanted_path(request)))
+
+
+def _login_page(request: HttpRequest) -> HttpResponse:
     app = _app(request, list(settings.ADMIT_POLICY.apps.login_allowed))
     wanted = _wanted_path(request)
     next_page = wanted or "/account/"

@@ -46,7 +46,7 @@ from admit.core.ratelimit import Counter
 from admit.http.requests import caller_of
 from admit.sso import flows
 from admit.sso.models import Session
-from admit.sso.oidc import consents, issuing, keys
+from admit.sso.oidc import consents, form_action, issuing, keys
 from admit.sso.oidc.models import AccessToken, Client
 from admit.sso.oidc.record import record
 from admit.sso.oidc.validator import ACR_VALUES
@@ -128,7 +128,7 @@ class AuthorizeView(OAuthLibMixin, View):
             if "none" in prompt:
                 return self.deny(request, scopes, credentials, client, "consent_required")
             if decision is None:
-                return self.consent_page(request, client, scopes)
+                return self.consent_page(request, client, scopes, credentials)
             if decision != "allow":
                 record("oidc.consent", caller, client, user.user_id, refused="access_denied")
                 return self.deny(request, scopes, credentials, client)
@@ -215,13 +215,18 @@ class AuthorizeView(OAuthLibMixin, View):
         }
         return render(request, "oidc/refused.html", context, status=403)
 
-    def consent_page(self, request: HttpRequest, client: Client, scopes: list[str]) -> HttpResponse:
+    def consent_page(
+        self, request: HttpRequest, client: Client, scopes: list[str], credentials: dict
+    ) -> HttpResponse:
+        """The form's answer is redirected to the client: its page lets the form go there."""
         context = {
             "app": client.app,
             "scopes": [SCOPE_WORDS.get(scope, scope) for scope in scopes],
             "action": request.get_full_path(),
         }
-        return render(request, "oidc/consent.html", context)
+        response = render(request, "oidc/consent.html", context)
+        form_action.allow(response, credentials.get("redirect_uri") or "")
+        return response
 
 
 def _client_id(request: HttpRequest) -> str:
@@ -390,6 +395,13 @@ class LogoutView(RPInitiatedLogoutView):
     it die with it."""
 
     template_name = "oidc/logout.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        # The confirmation form, shown only once the request is valid (its post-logout
+        # address registered for the client), ends in a redirect there.
+        asked = getattr(self, "oidc_data", None) or {}
+        return form_action.allow(response, asked.get("post_logout_redirect_uri") or "")
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         session = browser_session(request)
