@@ -67,13 +67,25 @@ class ConfirmationKind:
     validity: Callable[[], timedelta]
     audit_event: str = ""
     describe: Callable[[Confirmation], str] | None = None
-    on_confirm: Callable[[Confirmation, AuditEntry], str] | None = None
+    on_confirm: Callable[[Confirmation, AuditEntry], str | Outcome] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a kind's action shows after confirming: a sentence and, if it has one, a link
+    onward (a local path, e.g. back to the app the person signed up for)."""
+
+    message: str
+    link: str = ""
+    link_text: str = ""
 
 
 @dataclass(frozen=True)
 class Confirmed:
     kind: str
     message: str
+    link: str = ""
+    link_text: str = ""
 
 
 _KINDS: dict[str, ConfirmationKind] = {}
@@ -162,7 +174,10 @@ def confirm(key: str, caller: Caller, kinds: tuple[str, ...] | None = None) -> C
         spend(confirmation)
         kind = kind_of(confirmation)
         assert kind.on_confirm is not None  # page_kinds() holds only kinds with an action
-        return Confirmed(kind=kind.name, message=kind.on_confirm(confirmation, audit))
+        outcome = kind.on_confirm(confirmation, audit)
+        if isinstance(outcome, str):
+            outcome = Outcome(outcome)
+        return Confirmed(kind.name, outcome.message, outcome.link, outcome.link_text)
 
 
 def revoke(obj: models.Model, kind: str | None = None) -> int:

@@ -29,7 +29,7 @@ def confirm_page(request: HttpRequest, key: str) -> HttpResponse:
     try:
         if request.method == "POST":
             confirmed = engine.confirm(key, caller_of(request))
-            return render(request, "confirmations/done.html", {"message": confirmed.message})
+            return render(request, "confirmations/done.html", {"confirmed": confirmed})
         return render(request, "confirmations/confirm.html", {"what": engine.describe(key)})
     except engine.ConfirmationError as error:
         return _failure(request, error)

@@ -81,6 +81,11 @@ class User(AbstractBaseUser):
     # but it is no account. It is never approved, nobody lists it, and the worker removes it
     # once its confirmation has expired (admit.sso.flows.signup).
     holds_taken_email = models.BooleanField(default=False)
+    # Where the person was going when they signed up, a local path only (``rules.local_path``):
+    # typically an OpenID Connect authorize URL. Kept on the account, not in the confirmation,
+    # because two steps need it days apart: the confirmation page ("Continue to <app>") and,
+    # when a super-user must approve first, the welcome e-mail sent on approval.
+    return_to = models.CharField(max_length=2000, blank=True)
 
     objects = UserManager()
     with_held_signups = models.Manager()

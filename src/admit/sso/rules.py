@@ -14,6 +14,7 @@ from functools import cache
 
 from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.core.exceptions import ValidationError
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 
 from admit.config import Policy
@@ -33,6 +34,7 @@ __all__ = [
     "SignupRequest",
     "email_problems",
     "load_hook",
+    "local_path",
     "operator_rules",
     "password_problems",
     "signup_problems",
@@ -49,6 +51,26 @@ class SignupRequest:
     app_list: list[str] = field(default_factory=list)
     display_name: str = ""
     remote_addr: str = ""
+    # Where the person was going when they chose to sign up (``User.return_to``).
+    return_to: str = ""
+
+
+RETURN_TO_MAX_LENGTH = 2000
+
+
+def local_path(wanted: str) -> str:
+    """``wanted`` when it is a path on this site, else "".
+
+    Only a path that starts with one "/", names no host (``//evil.example``, ``/\\evil.example``
+    are hosts to a browser: Django's check sees them), is at most ``RETURN_TO_MAX_LENGTH``
+    characters and is printable ASCII without spaces (a browser sends a path percent-encoded;
+    anything else could break out of a plain-text e-mail's line). Cut short it would be
+    another address, so a longer one is dropped, never truncated."""
+    if not (0 < len(wanted) <= RETURN_TO_MAX_LENGTH) or not wanted.startswith("/"):
+        return ""
+    if any(not ("!" <= char <= "~") for char in wanted):
+        return ""
+    return wanted if url_has_allowed_host_and_scheme(wanted, allowed_hosts=set()) else ""
 
 
 def username_problems(username: str, policy: Policy) -> list[Code]:

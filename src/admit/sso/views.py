@@ -12,12 +12,12 @@ call the flows with it, and a session that has ended sends the person back to lo
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from admit.core.errors import AdmitError, Code
@@ -30,8 +30,9 @@ from admit.sso.forms import LoginForm, ResetAskForm, ResetSetForm, SignupForm
 from admit.sso.oidc.clients import return_address
 from admit.sso.page_copy import FORM, problems, sentence
 from admit.sso.passwords import check_new_password
-from admit.sso.rules import SignupRequest
+from admit.sso.rules import SignupRequest, local_path
 
+AUTHORIZE = "/oidc/authorize/"  # the OpenID Connect authorization endpoint (admit.sso.oidc)
 UST = "admit_ust"
 APP = "admit_app"
 
@@ -54,8 +55,11 @@ def signup_page(request: HttpRequest) -> HttpResponse:
     if app is None:
         return render(request, "sso/signup_closed.html", status=404)
     form = SignupForm(request.POST if request.method == "POST" else None)
+    return_to = _wanted_path(request)
     context: dict[str, Any] = {
         "app": app,
+        "next": return_to,
+        "login_link": "/login/?" + urlencode({"app": app, "next": return_to}) if return_to else "",
         "values": {},
         "errors": {},
         "password_hint": f"At least {policy.password.min_length} characters.",
@@ -78,6 +82,7 @@ def signup_page(request: HttpRequest) -> HttpResponse:
                 current_app=app,
                 app_list=[app],
                 display_name=data["display_name"],
+                return_to=return_to,
             ),
             caller_of(request),
         )
@@ -91,6 +96,8 @@ def signup_page(request: HttpRequest) -> HttpResponse:
             "email": data["email"],
             "confirmation_required": policy.signup.confirmation_required,
             "approval_required": policy.signup.approval_required,
+            "app": app,
+            "next": return_to,
         },
     )
 
@@ -98,12 +105,24 @@ def signup_page(request: HttpRequest) -> HttpResponse:
 # Log-in and log-out
 
 
-def _next_page(request: HttpRequest) -> str:
-    wanted = request.POST.get("next") or request.GET.get("next") or ""
-    local = wanted.startswith("/") and url_has_allowed_host_and_scheme(
-        wanted, allowed_hosts=set(), require_https=request.is_secure()
-    )
-    return wanted if local else "/account/"
+def _wanted_path(request: HttpRequest) -> str:
+    """The ``next`` of the form or the address when it is a path on this site, else ""."""
+    return local_path(request.POST.get("next") or request.GET.get("next") or "")
+
+
+def _login_links(request: HttpRequest, app: str | None, wanted: str) -> dict[str, str]:
+    """The log-in page's ways out that keep where the person was going: "Sign up" (the
+    sign-up remembers ``next``), and, when an OpenID Connect client sent them, "Return to
+    <app> without logging in" (the authorize endpoint answers ``cancel`` with access_denied)."""
+    asked_app = request.GET.get("app", "")
+    query = {"app": asked_app} if asked_app else {}
+    if wanted:
+        query["next"] = wanted
+    links = {"signup_link": "/signup/" + (f"?{urlencode(query)}" if query else "")}
+    if wanted.startswith(AUTHORIZE) and "?" in wanted:
+        links["cancel_link"] = wanted + "&cancel=1"
+        links["cancel_app"] = app or asked_app or "the app"
+    return links
 
 
 @require_http_methods(["GET", "POST"])
@@ -111,18 +130,20 @@ def login_page(request: HttpRequest) -> HttpResponse:
     """The log-in form; on the way to ``/oidc/authorize/`` it may lead on to the app's
     redirect URI (admit.http.headers: form-action holds for every redirect after it)."""
     response = _login_page(request)
-    return allow_form_targets(response, [return_address(_next_page(request))])
+    return allow_form_targets(response, [return_address(_wanted_path(request))])
 
 
 def _login_page(request: HttpRequest) -> HttpResponse:
     app = _app(request, list(settings.ADMIT_POLICY.apps.login_allowed))
-    next_page = _next_page(request)
+    wanted = _wanted_path(request)
+    next_page = wanted or "/account/"
     context: dict[str, Any] = {
         "values": {},
         "errors": {},
-        "next": next_page if next_page != "/account/" else "",
+        "next": wanted,
         "ask_totp": False,
         "ask_new_password": False,
+        **_login_links(request, app, wanted),
     }
     if app is None:
         context["errors"] = {FORM: [sentence(Code.APP_INVALID)]}

@@ -15,6 +15,7 @@ from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code
 from admit.mail.outbox import enqueue
 from admit.sso.flows.sessions import superuser_for
+from admit.sso.flows.signup import welcome_context
 from admit.sso.models import User
 
 PendingStatus = Literal["to-approve", "to-confirm"]
@@ -83,7 +84,7 @@ def approve(user_id: str, ust: str, caller: Caller) -> None:
             update_fields=["approval_status", "approval_status_mod_time", "approval_status_mod_by"]
         )
         if settings.ADMIT_POLICY.signup.send_welcome_email:
-            enqueue("welcome", user.email, {"user": user})
+            enqueue("welcome", user.email, welcome_context(user))
 
 
 def reject(user_id: str, reason: str, ust: str, caller: Caller) -> None:

@@ -11,6 +11,7 @@ from django.db import IntegrityError
 
 from admit.audit.log import AuditEntry, audited
 from admit.confirmations import engine as confirmations
+from admit.confirmations.engine import Outcome
 from admit.confirmations.models import Confirmation
 from admit.core import clock, unit_of_work
 from admit.core.context import Caller
@@ -21,7 +22,7 @@ from admit.core.secrets import new_public_id
 from admit.mail.outbox import enqueue
 from admit.sso import queries
 from admit.sso.models import User, normalize_email, normalize_username
-from admit.sso.rules import SignupRequest, signup_problems
+from admit.sso.rules import SignupRequest, local_path, signup_problems
 
 SIGNUP = "signup"
 # The confirmations that earlier versions handed out instead of a real token to a sign-up for
@@ -136,6 +137,7 @@ def _new_user(request: SignupRequest, password_hash: str, caller: Caller) -> Use
         app_list=list(dict.fromkeys(request.app_list)),
         remote_ip=caller.remote_ip,
         remote_addr=request.remote_addr[:255],
+        return_to=local_path(request.return_to),
     )
 
 
@@ -162,19 +164,37 @@ def confirm_signup(confirm_token: str, caller: Caller) -> None:
     confirmations.confirm(confirm_token, caller, kinds=(SIGNUP, SIGNUP_EMAIL_TAKEN))
 
 
-def on_signup_confirmed(confirmation: Confirmation, audit: AuditEntry) -> str:
+def on_signup_confirmed(confirmation: Confirmation, audit: AuditEntry) -> Outcome:
+    """The page after the confirmation: with a link back to where the person was going when
+    they signed up (``User.return_to``) once they can log in; while a super-user must still
+    approve, it says so, and the welcome e-mail will carry that link."""
     user = User.with_held_signups.select_for_update().get(pk=confirmation.object_id)
     audit.target_user_id = user.user_id
     audit.app = user.signup_app
     user.save(update_fields=_confirm(user, audit))
+    app = user.signup_app or "the app"
     if user.is_approved:
-        return "Your address is confirmed and your account is ready: you can log in now."
-    return AWAITING_APPROVAL
+        if user.return_to:
+            return Outcome(
+                "Your address is confirmed and your account is ready.",
+                link=user.return_to,
+                link_text=f"Continue to {app}",
+            )
+        return Outcome("Your address is confirmed and your account is ready: you can log in now.")
+    if user.return_to and not user.holds_taken_email:
+        return Outcome(f"{AWAITING_APPROVAL} Its link will bring you back to {app}.")
+    return Outcome(AWAITING_APPROVAL)
 
 
-def on_taken_email_confirmed(confirmation: Confirmation, audit: AuditEntry) -> str:
+def welcome_context(user: User) -> dict[str, object]:
+    """The welcome e-mail's context: its link goes back to where the person was going when
+    they signed up (``User.return_to``), else to the log-in page."""
+    return {"user": user, "link": settings.ADMIT_BASE_URL + (user.return_to or "/login/")}
+
+
+def on_taken_email_confirmed(confirmation: Confirmation, audit: AuditEntry) -> Outcome:
     audit.extra_data["email_taken"] = True
-    return AWAITING_APPROVAL
+    return Outcome(AWAITING_APPROVAL)
 
 
 def describe_signup(confirmation: Confirmation) -> str:
@@ -205,5 +225,5 @@ def _confirm(user: User, audit: AuditEntry) -> list[str]:
         fields += ["approval_status", "approval_status_mod_time"]
         audit.extra_data["auto_approved"] = True
         if policy.send_welcome_email:
-            enqueue("welcome", user.email, {"user": user})
+            enqueue("welcome", user.email, welcome_context(user))
     return fields
