@@ -13,8 +13,11 @@ from datetime import datetime
 from functools import cache
 from typing import NamedTuple
 
+from django.utils import timezone
+
 from admit.core import sql
 from admit.sso.models import Session, User
+from admit.sso.oidc import issuing
 from admit.sso.oidc.models import AccessToken, Client
 
 
@@ -43,12 +46,19 @@ def _live_access_token_sql() -> str:
     )
 
 
-def live_access_token(checksum: str, now: datetime) -> LiveAccessToken | None:
-    """The access token whose checksum is ``checksum`` if it is live at ``now``: unexpired and
-    its admit session too (``AccessToken.is_valid``, said in SQL); None otherwise."""
+def live_access_token(checksum: str) -> LiveAccessToken | None:
+    """The access token whose checksum is ``checksum`` if it is live, None otherwise: what
+    ``AccessToken.is_valid`` says, in SQL. Unexpired by django-oauth-toolkit's clock (Django's
+    ``timezone.now``, which set its expiry), its admit session by admit's (``issuing.now``),
+    as ``is_valid`` reckons them."""
+    token_now, session_now = timezone.now(), issuing.now()
     row = sql.fetch_one(
         _live_access_token_sql(),
-        [checksum, sql.param(AccessToken, "expires", now), sql.param(Session, "expires_at", now)],
+        [
+            checksum,
+            sql.param(AccessToken, "expires", token_now),
+            sql.param(Session, "expires_at", session_now),
+        ],
     )
     if row is None:
         return None

@@ -308,7 +308,7 @@ class IntrospectView(IntrospectTokenView):
     def get_token_response(token_value: str | None = None) -> JsonResponse:
         if token_value is None:
             return _oauth_error(400, "invalid_request", "token parameter is missing")
-        token = queries.live_access_token(issuing.checksum(token_value), issuing.now())
+        token = queries.live_access_token(issuing.checksum(token_value))
         if token is None:
             return JsonResponse({"active": False})
         return JsonResponse(
