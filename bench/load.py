@@ -3,7 +3,9 @@
 ``drive(port, requests, seconds, connections)`` sends ``requests`` (a list of
 ``(method, path, body)``, used round-robin) from ``connections`` threads, each with its own
 ``http.client`` connection, for ``seconds``, and returns the rate of 200 answers and their
-latencies. Only 127.0.0.1 is ever targeted; every loop is bounded in count and in time.
+latencies. A ``chain`` instead sends requests that each depend on the answer before (a
+refresh token that rotates on every use), one chain per connection. Only 127.0.0.1 is ever
+targeted; every loop is bounded in count and in time.
 """
 
 from __future__ import annotations
@@ -15,13 +17,27 @@ import multiprocessing
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from common import HOST, CpuMeter, percentile
 
 MAX_REQUESTS_PER_THREAD = 1_000_000
 SPAWN = multiprocessing.get_context("spawn")
 
-Request = tuple[str, str, dict | None]
+Request = tuple[str, str, dict | bytes | None]  # a dict goes as JSON, bytes as they are
+
+
+class Chain(Protocol):
+    """Requests that each depend on the answer to the one before. Each connection carries its
+    own state (say, its current refresh token) from answer to request; the chain is pickled to
+    the load process and only the states come back, so the next slice carries on from them."""
+
+    def request(self, state: str) -> Request: ...
+
+    def follow(self, state: str, status: int, answer: bytes) -> str | None:
+        """The state after a good answer; None after a bad one, which ends that connection's
+        chain (its token may be spent: sending it again would be a reuse)."""
+        ...
 
 
 @dataclass
@@ -33,6 +49,7 @@ class Load:
     error_sample: str = ""
     client_cpu_seconds: float = 0.0  # what the load generator itself spent
     server_cpu: dict[str, float] = field(default_factory=dict)  # from a CpuMeter, when given
+    states: list[str | None] = field(default_factory=list)  # a chain's, after the slice
 
     @property
     def rate(self) -> float:
@@ -69,6 +86,24 @@ class Load:
         return f"  CPU ms per answer: {parts}"
 
 
+def _encoded(body: dict | bytes | None) -> bytes | None:
+    return json.dumps(body).encode() if isinstance(body, dict) else body
+
+
+def _send(
+    conn: http.client.HTTPConnection, request: Request, headers: dict[str, str]
+) -> tuple[int, bytes]:
+    """(status, body) of one request; status 0 when the connection failed."""
+    method, path, body = request
+    try:
+        conn.request(method, path, body, headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as error:
+        conn.close()
+        return 0, str(error).encode()
+
+
 def _thread(
     port: int,
     headers: dict[str, str],
@@ -82,30 +117,57 @@ def _thread(
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
     local = Load()
     # Bodies encoded once: the generator's CPU is spent on the same machine as the server's.
-    encoded = [
-        (method, path, json.dumps(body).encode() if body is not None else None)
-        for method, path, body in requests
-    ]
+    encoded = [(method, path, _encoded(body)) for method, path, body in requests]
     all_headers = {"Content-Type": "application/json", **headers}
     cycle = itertools.islice(itertools.cycle(encoded), offset, None)
-    for _, (method, path, body) in zip(range(MAX_REQUESTS_PER_THREAD), cycle, strict=False):
+    for _, request in zip(range(MAX_REQUESTS_PER_THREAD), cycle, strict=False):
         if time.perf_counter() >= deadline:
             break
         started = time.perf_counter()
-        try:
-            conn.request(method, path, body, all_headers)
-            response = conn.getresponse()
-            answer = response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException) as error:
-            conn.close()
-            status, answer = 0, str(error).encode()
+        status, answer = _send(conn, request, all_headers)
         if status == 200 and expect.encode() in answer:
             local.ok += 1
             local.latencies_ms.append((time.perf_counter() - started) * 1000)
         else:
             local.errors += 1
             local.error_sample = local.error_sample or f"{status}: {answer[:200]!r}"
+    with lock:
+        result.ok += local.ok
+        result.errors += local.errors
+        result.latencies_ms += local.latencies_ms
+        result.error_sample = result.error_sample or local.error_sample
+
+
+def _chain_thread(
+    port: int,
+    headers: dict[str, str],
+    chain: Chain,
+    states: list[str | None],
+    index: int,
+    deadline: float,
+    result: Load,
+    lock: threading.Lock,
+) -> None:
+    """One connection's chain: each request from the state the answer before left."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    local = Load()
+    all_headers = {"Content-Type": "application/json", **headers}
+    state = states[index]
+    for _ in range(MAX_REQUESTS_PER_THREAD):
+        if state is None or time.perf_counter() >= deadline:
+            break
+        method, path, body = chain.request(state)
+        started = time.perf_counter()
+        status, answer = _send(conn, (method, path, _encoded(body)), all_headers)
+        following = chain.follow(state, status, answer)
+        if following is not None:
+            local.ok += 1
+            local.latencies_ms.append((time.perf_counter() - started) * 1000)
+        else:
+            local.errors += 1
+            local.error_sample = local.error_sample or f"{status}: {answer[:200]!r}"
+        state = following
+    states[index] = state
     with lock:
         result.ok += local.ok
         result.errors += local.errors
@@ -120,19 +182,31 @@ def _run(
     connections: int,
     expect: str,
     headers: dict[str, str],
+    chain: Chain | None,
+    states: list[str | None],
     queue,
 ) -> None:
     result, lock = Load(), threading.Lock()
     started, cpu = time.perf_counter(), time.process_time()
     deadline = started + seconds
-    step = max(1, len(requests) // connections)
-    threads = [
-        threading.Thread(
-            target=_thread,
-            args=(port, headers, requests, i * step, deadline, result, lock, expect),
-        )
-        for i in range(connections)
-    ]
+    if chain is not None:
+        result.states = list(states)
+        threads = [
+            threading.Thread(
+                target=_chain_thread,
+                args=(port, headers, chain, result.states, i, deadline, result, lock),
+            )
+            for i in range(len(states))
+        ]
+    else:
+        step = max(1, len(requests) // connections)
+        threads = [
+            threading.Thread(
+                target=_thread,
+                args=(port, headers, requests, i * step, deadline, result, lock, expect),
+            )
+            for i in range(connections)
+        ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -150,13 +224,16 @@ def drive(
     expect: str = "",
     headers: dict[str, str] | None = None,
     meter: CpuMeter | None = None,
+    chain: Chain | None = None,
+    states: list[str | None] | None = None,
 ) -> Load:
     """Run the load from a separate process; ``expect`` must appear in every good answer;
-    with ``meter``, what the server and its database spent meanwhile goes in ``server_cpu``."""
+    with ``meter``, what the server and its database spent meanwhile goes in ``server_cpu``.
+    With ``chain``, one connection per state in ``states`` (``requests`` and ``connections``
+    unused); the result's ``states`` are where each chain stopped."""
     queue = SPAWN.Queue()
-    process = SPAWN.Process(
-        target=_run, args=(port, requests, seconds, connections, expect, headers or {}, queue)
-    )
+    arguments = (port, requests, seconds, connections, expect, headers or {}, chain, states or [])
+    process = SPAWN.Process(target=_run, args=(*arguments, queue))
     if meter:
         meter.start()
     process.start()
@@ -169,11 +246,14 @@ def drive(
 
 @dataclass
 class Phase:
-    """One load a benchmark measures: what to send and what a good answer contains."""
+    """One load a benchmark measures: what to send and what a good answer contains; or a
+    chain and its states, one per connection, which each slice carries on from."""
 
     requests: list[Request]
     expect: str
     headers: dict[str, str] = field(default_factory=dict)
+    chain: Chain | None = None
+    states: list[str | None] = field(default_factory=list)
 
 
 def interleaved(
@@ -191,7 +271,7 @@ def interleaved(
     totals: dict[str, Load] = {name: Load() for name in phases}
     for _ in range(rounds):
         for name, phase in phases.items():
-            totals[name] += drive(
+            load = drive(
                 port,
                 phase.requests,
                 seconds / rounds,
@@ -199,5 +279,9 @@ def interleaved(
                 phase.expect,
                 phase.headers,
                 meter,
+                phase.chain,
+                phase.states,
             )
+            phase.states = load.states
+            totals[name] += load
     return totals

@@ -181,19 +181,13 @@ class Validator(OAuth2Validator):
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        presented = (
-            RefreshToken.objects.filter(token_checksum=issuing.checksum(refresh_token))
-            .select_related("session__user", "user")
-            .order_by(F("revoked").desc(nulls_first=True))
-            .first()
-        )
-        if presented is None:
-            return False
-        if presented.revoked is not None:
-            issuing.note("oidc.refresh_reuse", presented.user.user_id)
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            self._note_reuse(refresh_token)
             return False
-        session = presented.session
+        # The library has read the token (``request.refresh_token_instance``); only its
+        # session is left to read.
+        presented = request.refresh_token_instance
+        session = Session.objects.select_related("user").get(pk=presented.session_id)
         if not may_sign_in(session, client):
             return False
         # Using the session from an app renews it, as verifying a ust does.
@@ -201,6 +195,19 @@ class Validator(OAuth2Validator):
         request.admit_session = session
         issuing.bind(session.pk, session.user.user_id)
         return True
+
+    @staticmethod
+    def _note_reuse(refresh_token: str) -> None:
+        """A refused refresh token that was revoked (used already, or revoked by its owner):
+        the audit log shows the reuse. Read only when refused, so a refresh reads it once."""
+        presented = (
+            RefreshToken.objects.filter(token_checksum=issuing.checksum(refresh_token))
+            .select_related("user")
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if presented is not None and presented.revoked is not None:
+            issuing.note("oidc.refresh_reuse", presented.user.user_id)
 
     # Claims
 
