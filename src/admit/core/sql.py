@@ -43,9 +43,11 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def execute(sql: str, params: Sequence[Any]) -> None:
+def execute(sql: str, params: Sequence[Any]) -> int:
+    """Runs one statement; the number of rows it changed."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def quote(name: str) -> str:

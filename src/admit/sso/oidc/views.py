@@ -23,6 +23,7 @@ from urllib.parse import unquote_plus, urlencode
 
 from django.conf import settings
 from django.contrib import auth
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -322,15 +323,19 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
                 "too many token requests for this client; try again later",
                 Retry_After=str(limit.seconds_left),
             )
-        with issuing.issuing() as scope:
+        # What the grant writes (the session's renewal, the tokens, a reuse's revocations) and
+        # its audit rows land together, in one transaction. (The count is not in it: its row
+        # is the client's, and a lock on it held to the end would make the client's
+        # refreshes wait for one another.)
+        with transaction.atomic(), issuing.issuing() as scope:
             _url, headers, body, status = self.create_token_response(request)
+            error = "" if status == 200 else _error_of(body)
+            record(event, caller, None, scope.user_id, client_id=client_id, refused=error)
+            for reuse, user_id in scope.events:
+                record(reuse, caller, None, user_id, client_id=client_id, refused="invalid_grant")
         response = HttpResponse(body, status=status)
         for name, value in headers.items():
             response[name] = value
-        error = "" if status == 200 else _error_of(body)
-        record(event, caller, None, scope.user_id, client_id=client_id, refused=error)
-        for reuse, user_id in scope.events:
-            record(reuse, caller, None, user_id, client_id=client_id, refused="invalid_grant")
         return response
 
 
