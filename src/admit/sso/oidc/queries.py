@@ -11,6 +11,7 @@ and column names come from the models' metadata; values are parameters.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from functools import cache
 from typing import NamedTuple
@@ -20,7 +21,7 @@ from django.utils import timezone
 from admit.core import sql
 from admit.sso.models import Session, User
 from admit.sso.oidc import issuing
-from admit.sso.oidc.models import AccessToken, Client, RefreshToken
+from admit.sso.oidc.models import AccessToken, Client, IDToken, RefreshToken
 
 
 class LiveAccessToken(NamedTuple):
@@ -145,9 +146,19 @@ def take_refresh_token(token: RefreshToken, now: datetime) -> bool:
     return bool(taken)
 
 
-def issue_pair(access_token: AccessToken, refresh_token: RefreshToken) -> None:
-    """Inserts a new access token and the refresh token that goes with it (whose reference to
-    it the database fills in)."""
-    sql.execute(*sql.insert(access_token))
+def insert(row: IDToken) -> None:
+    """An ID token's row, as the code exchange and the refresh grant write it."""
+    sql.execute(*sql.insert(row))
+
+
+def issue_pair(
+    access_token: AccessToken, refresh_token: RefreshToken, id_token_jti: uuid.UUID | str | None
+) -> None:
+    """Inserts a new access token, which refers to the ID token issued with it (if one was),
+    and the refresh token that goes with it. The database fills in the references."""
+    references = {}
+    if id_token_jti is not None:
+        references["id_token_id"] = sql.KeyOf(IDToken, "jti", id_token_jti).fragment()
+    sql.execute(*sql.insert(access_token, references))
     issued = sql.KeyOf(AccessToken, "token_checksum", access_token.token_checksum)
     sql.execute(*sql.insert(refresh_token, {"access_token_id": issued.fragment()}))

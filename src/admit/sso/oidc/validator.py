@@ -234,7 +234,10 @@ class Validator(OAuth2Validator):
         with transaction.atomic(savepoint=False):
             taken = queries.take_refresh_token(presented, now)
             if taken:
-                queries.issue_pair(*self._new_pair(token, request, presented, now))
+                access_token, refresh_token = self._new_pair(token, request, presented, now)
+                # No ID token without the openid scope (a plain OAuth client's refresh).
+                id_token_jti = getattr(request, "id_token_jti", None)
+                queries.issue_pair(access_token, refresh_token, id_token_jti)
         if not taken:
             raise errors.InvalidGrantError(request=request)
 
@@ -243,13 +246,12 @@ class Validator(OAuth2Validator):
         token: dict, request: Any, presented: RefreshToken, now: datetime
     ) -> tuple[AccessToken, RefreshToken]:
         """The tokens oauthlib made, as rows: they carry the presented token's family, session
-        and resource, and the ID token made with them (if any)."""
+        and resource."""
         access_token = AccessToken(
             user=request.user,
             session_id=presented.session_id,
             scope=token["scope"],
             expires=now + timedelta(seconds=token["expires_in"]),
-            id_token=getattr(request, "id_token", None),
             application=request.client,
             source_refresh_token=presented,
             resource=presented.resource,
@@ -322,13 +324,15 @@ class Validator(OAuth2Validator):
         header = {"typ": "JWT", "alg": request.client.algorithm, "kid": key.thumbprint()}
         signed = jwt.JWT(header=json.dumps(header), claims=json.dumps(id_token, default=str))
         signed.make_signed_token(key)
-        stored = IDToken.objects.create(
-            user=request.user,
-            scope=request.scope or " ".join(request.scopes),
-            expires=expires,
-            jti=id_token["jti"],
-            application=request.client,
+        queries.insert(
+            IDToken(
+                user=request.user,
+                session=request.admit_session,
+                scope=request.scope or " ".join(request.scopes),
+                expires=expires,
+                jti=id_token["jti"],
+                application=request.client,
+            )
         )
-        request.access_token = stored
-        request.id_token = stored
+        request.id_token_jti = id_token["jti"]  # the refresh grant's access token refers to it
         return signed.serialize()

@@ -1,0 +1,119 @@
+"""The refresh grant's own storage (``validator.save_bearer_token``, ``queries``): what a
+relying party gets, what is left in the database, and what a replay, a race, another client or
+an old token get instead.
+
+Two refreshes with one token at once: ``queries.take_refresh_token`` is one conditional
+UPDATE, so only one of them can take the token."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import Client as Browser
+from jwcrypto import jwk, jwt
+
+from admit.core import clock
+from admit.sso.oidc.models import AccessToken, IDToken, RefreshToken
+from admit.sso.oidc.views import issuer
+from tests.conftest import GOOD_PASSWORD
+from tests.oidc.support import (
+    Pkce,
+    introspect,
+    is_live,
+    log_in,
+    make_client,
+    oauth_error,
+    refresh,
+    tokens_for,
+)
+
+
+@pytest.fixture
+def signed_in(browser, alice):
+    log_in(browser, "alice", GOOD_PASSWORD)
+    return browser
+
+
+def id_token_claims(browser: Browser, id_token: str) -> dict:
+    """The ID token verified against the JWKS, as a relying party checks it."""
+    keys = jwk.JWKSet.from_json(browser.get("/oidc/jwks/").content)
+    return json.loads(jwt.JWT(jwt=id_token, key=keys).claims)
+
+
+@pytest.mark.django_db
+def test_a_refresh_gives_a_new_pair_and_ends_the_old_access_token(signed_in, alice):
+    new = make_client()
+    first = tokens_for(signed_in, new, Pkce())
+
+    response = refresh(signed_in, new, first["refresh_token"])
+
+    assert response.status_code == 200, response.content
+    second = response.json()
+    assert second["access_token"] != first["access_token"]
+    assert second["refresh_token"] != first["refresh_token"]
+    assert is_live(signed_in, new, second["access_token"])
+    assert not is_live(signed_in, new, first["access_token"])
+    # Of the family, only the new refresh token is live; both belong to the same session.
+    family = RefreshToken.objects.order_by("pk")
+    assert [token.revoked is None for token in family] == [False, True]
+    assert family[0].session_id == family[1].session_id == AccessToken.objects.get().session_id
+
+
+@pytest.mark.django_db
+def test_a_refresh_brings_a_signed_id_token_with_its_row(signed_in, alice):
+    new = make_client()
+    first = tokens_for(signed_in, new, Pkce())
+
+    second = refresh(signed_in, new, first["refresh_token"]).json()
+
+    claims = id_token_claims(signed_in, second["id_token"])
+    assert claims["sub"] == alice.user_id
+    assert claims["aud"] == new.client.client_id
+    assert claims["iss"] == issuer()
+    assert claims["acr"] == "1" and claims["amr"] == ["pwd"]
+    assert claims["jti"] != id_token_claims(signed_in, first["id_token"])["jti"]
+    # The new access token is tied to that ID token's row, which is the session's.
+    access_token = AccessToken.objects.get()
+    assert str(access_token.id_token.jti) == claims["jti"]
+    assert access_token.id_token.session_id == access_token.session_id
+    assert IDToken.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_refresh_without_the_openid_scope_has_no_id_token(signed_in):
+    new = make_client()
+    first = tokens_for(signed_in, new, Pkce(), scope="profile")
+    assert "id_token" not in first
+
+    response = refresh(signed_in, new, first["refresh_token"])
+
+    assert response.status_code == 200, response.content
+    assert "id_token" not in response.json()
+    assert introspect(signed_in, new, response.json()["access_token"])["scope"] == "profile"
+    assert AccessToken.objects.get().id_token is None
+
+
+@pytest.mark.django_db
+def test_another_clients_refresh_token_is_invalid_grant_and_stays_good(signed_in):
+    crm, other = make_client(), make_client(skip_consent=True)
+    first = tokens_for(signed_in, crm, Pkce())
+
+    assert oauth_error(refresh(signed_in, other, first["refresh_token"])) == "invalid_grant"
+
+    assert refresh(signed_in, crm, first["refresh_token"]).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_refresh_token_past_its_lifetime_is_invalid_grant(signed_in):
+    """It lives ``[oidc] refresh_token_lifetime`` past its access token's expiry."""
+    new = make_client()
+    first = tokens_for(signed_in, new, Pkce())
+    lifetime = timedelta(seconds=settings.ADMIT_POLICY.oidc.refresh_token_lifetime)
+    AccessToken.objects.update(expires=clock.now() - lifetime - timedelta(seconds=1))
+
+    assert oauth_error(refresh(signed_in, new, first["refresh_token"])) == "invalid_grant"
+
+    assert RefreshToken.objects.get().revoked is None  # refused, not rotated
