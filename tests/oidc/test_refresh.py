@@ -1,9 +1,6 @@
 """The refresh grant's own storage (``validator.save_bearer_token``, ``queries``): what a
-relying party gets, what is left in the database, and what a replay, a race, another client or
-an old token get instead.
-
-Two refreshes with one token at once: ``queries.take_refresh_token`` is one conditional
-UPDATE, so only one of them can take the token."""
+relying party gets, what is left in the database, and what another client or an old token get
+instead. A replayed token is in test_refusals.py."""
 
 from __future__ import annotations
 

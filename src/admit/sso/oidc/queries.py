@@ -81,8 +81,7 @@ class PresentedRefreshToken(NamedTuple):
     # Of its access token (None: the access token is gone, and the refresh token with it).
     access_expires: datetime | None
     scope: str
-    session: Session  # with its ``user`` loaded
-    user: User
+    session: Session  # with its ``user`` loaded: the token's person
 
 
 @cache
@@ -110,16 +109,14 @@ def presented_refresh_token(checksum: str) -> PresentedRefreshToken | None:
         return None
     token_end = sql.width(RefreshToken)
     session_end = token_end + 2 + sql.width(Session)
-    user = sql.load(User, row[session_end:])
     session = sql.load(Session, row[token_end + 2 : session_end])
-    session.user = user
+    session.user = sql.load(User, row[session_end:])
     expires, scope = row[token_end : token_end + 2]
     return PresentedRefreshToken(
         sql.load(RefreshToken, row[:token_end]),
         sql.load_value(AccessToken, "expires", expires),
         scope or "",
         session,
-        user,
     )
 
 
@@ -146,7 +143,7 @@ def take_refresh_token(token: RefreshToken, now: datetime) -> bool:
     return bool(taken)
 
 
-def insert(row: IDToken) -> None:
+def insert_id_token(row: IDToken) -> None:
     """An ID token's row, as the code exchange and the refresh grant write it."""
     sql.execute(*sql.insert(row))
 

@@ -197,7 +197,7 @@ class Validator(OAuth2Validator):
             # Used already, or revoked by its owner: whoever presents it now, the whole
             # family dies (there is no grace period: REFRESH_TOKEN_GRACE_PERIOD_SECONDS = 0).
             RefreshToken.revoke_family(presented.token_family)
-            issuing.note("oidc.refresh_reuse", found.user.user_id)
+            issuing.note("oidc.refresh_reuse", found.session.user.user_id)
             return False
         if found.access_expires is None or presented.application_id != client.pk:
             return False
@@ -206,17 +206,17 @@ class Validator(OAuth2Validator):
         lifetime_after = refresh_token_expire_timedelta()
         if lifetime_after and found.access_expires + lifetime_after <= clock.now():
             return False
-        if not may_sign_in(found.session, client):
+        session = found.session
+        if not may_sign_in(session, client):
             return False
         # Using the session from an app renews it, as verifying a ust does.
-        session = found.session
         Session.objects.filter(pk=session.pk).update(expires_at=clock.now() + lifetime(session.app))
-        request.user = found.user
+        request.user = session.user
         request.refresh_token = refresh_token
         request.refresh_token_instance = presented
         request.original_scopes = found.scope.split()
         request.admit_session = session
-        issuing.bind(session.pk, found.user.user_id)
+        issuing.bind(session.pk, session.user.user_id)
         return True
 
     def get_original_scopes(
@@ -324,7 +324,7 @@ class Validator(OAuth2Validator):
         header = {"typ": "JWT", "alg": request.client.algorithm, "kid": key.thumbprint()}
         signed = jwt.JWT(header=json.dumps(header), claims=json.dumps(id_token, default=str))
         signed.make_signed_token(key)
-        queries.insert(
+        queries.insert_id_token(
             IDToken(
                 user=request.user,
                 session=request.admit_session,
