@@ -305,3 +305,48 @@ def test_a_value_the_driver_cannot_send_fails_its_flow_and_the_connection_goes_o
     with audited("test.flow", CALLER, deferred=True):
         enqueue("welcome", "later@example.com", {"user": {"username": "a"}})
     assert _seen_by_another_worker(OUTBOX) == ["later@example.com"]
+
+
+def _take(event: AuditEvent, must_change: bool = True) -> None:
+    """A conditional take: marks ``event`` as an error unless it is one already."""
+    unit_of_work.execute_later(
+        "UPDATE audit_auditevent SET outcome = 'error' WHERE id = %s AND outcome = 'ok'",
+        [event.pk],
+        must_change=must_change,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_must_change_a_row_lets_its_batch_land_when_it_does():
+    taken = AuditEvent.objects.create(created_at=clock.now(), event="x", outcome="ok", cid="c")
+    with audited("test.flow", CALLER, deferred=True):
+        enqueue("welcome", "a@example.com", {"user": {"username": "a"}})
+        _take(taken)
+    assert _seen_by_another_worker(OUTBOX) == ["a@example.com"]
+    assert AuditEvent.objects.get(pk=taken.pk).outcome == "error"
+    assert AuditEvent.objects.filter(event="test.flow").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_must_change_a_row_and_changes_none_undoes_its_whole_batch():
+    """Taken already (by another flow, between this flow's read and its writes): nothing of
+    this flow is written, whatever came before or after the take in the batch; on PostgreSQL
+    the batch is one statement, elsewhere one transaction."""
+    taken = AuditEvent.objects.create(created_at=clock.now(), event="x", outcome="error", cid="c")
+    with pytest.raises(unit_of_work.GuardFailed), audited("test.flow", CALLER, deferred=True):
+        enqueue("welcome", "before@example.com", {"user": {"username": "a"}})
+        _take(taken)
+        enqueue("welcome", "after@example.com", {"user": {"username": "a"}})
+    assert _seen_by_another_worker(OUTBOX) == []
+    assert not AuditEvent.objects.filter(event="test.flow").exists()
+    # The connection goes on; a write that may change nothing does not hold its batch back.
+    with audited("test.flow", CALLER, deferred=True):
+        enqueue("welcome", "later@example.com", {"user": {"username": "a"}})
+        _take(taken, must_change=False)
+    assert _seen_by_another_worker(OUTBOX) == ["later@example.com"]
+
+
+def test_outside_a_flow_a_write_that_must_change_a_row_and_changes_none_raises():
+    taken = AuditEvent.objects.create(created_at=clock.now(), event="x", outcome="error", cid="c")
+    with pytest.raises(unit_of_work.GuardFailed):
+        _take(taken)

@@ -12,7 +12,10 @@ from django.conf import settings
 from django.test import Client as Browser
 from jwcrypto import jwk, jwt
 
+from admit.audit.models import AuditEvent
 from admit.core import clock
+from admit.sso.models import Session
+from admit.sso.oidc import queries
 from admit.sso.oidc.models import AccessToken, IDToken, RefreshToken
 from admit.sso.oidc.views import issuer
 from tests.conftest import GOOD_PASSWORD
@@ -114,3 +117,73 @@ def test_a_refresh_token_past_its_lifetime_is_invalid_grant(signed_in):
     assert oauth_error(refresh(signed_in, new, first["refresh_token"])) == "invalid_grant"
 
     assert RefreshToken.objects.get().revoked is None  # refused, not rotated
+
+
+@pytest.fixture
+def read_before_the_other_wrote(monkeypatch):
+    """Every refresh finds the token as the first one to present it found it: as two
+    refreshes with one token at once would, the second reading before the first wrote."""
+    read = queries.presented_refresh_token
+    first_read: dict[str, queries.PresentedRefreshToken | None] = {}
+
+    def stale(checksum: str) -> queries.PresentedRefreshToken | None:
+        if checksum not in first_read:
+            first_read[checksum] = read(checksum)
+        return first_read[checksum]
+
+    monkeypatch.setattr(queries, "presented_refresh_token", stale)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_two_refreshes_with_one_token_at_once_one_wins_and_the_family_dies(
+    signed_in, alice, read_before_the_other_wrote
+):
+    """A token presented twice is a second use, whoever won: the loser writes nothing and
+    its family, the winner's new tokens included, is revoked, as on any reuse. Here the
+    winner has even refreshed again before the loser writes, so only the take of the token
+    (not a unique index on what the winner wrote) can stop the loser."""
+    new = make_client()
+    first = tokens_for(signed_in, new, Pkce())
+
+    won = refresh(signed_in, new, first["refresh_token"])
+    assert won.status_code == 200, won.content
+    won_again = refresh(signed_in, new, won.json()["refresh_token"])
+    assert won_again.status_code == 200, won_again.content
+    lost = refresh(signed_in, new, first["refresh_token"])
+
+    assert oauth_error(lost) == "invalid_grant"
+    assert not is_live(signed_in, new, won_again.json()["access_token"])
+    assert AccessToken.objects.count() == 0  # the winner's died with the family
+    assert RefreshToken.objects.count() == 3  # the code exchange's, the winner's two
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert IDToken.objects.count() == 3  # none of the loser's
+    again = refresh(signed_in, new, won_again.json()["refresh_token"])
+    assert oauth_error(again) == "invalid_grant"
+    refusals = AuditEvent.objects.filter(target_user_id=alice.user_id, outcome="error")
+    assert {"oidc.refresh", "oidc.refresh_reuse"} <= set(refusals.values_list("event", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_whose_session_ends_while_it_is_answered_gets_nothing(
+    signed_in, alice, monkeypatch
+):
+    """The session ends (its owner signs out everywhere) after the refresh read it and before
+    it wrote: the refresh is refused and leaves no token and no session behind."""
+    new = make_client()
+    first = tokens_for(signed_in, new, Pkce())
+    read = queries.presented_refresh_token
+
+    def then_the_session_ends(checksum: str) -> queries.PresentedRefreshToken | None:
+        found = read(checksum)
+        Session.objects.filter(user=alice).delete()
+        return found
+
+    monkeypatch.setattr(queries, "presented_refresh_token", then_the_session_ends)
+
+    assert oauth_error(refresh(signed_in, new, first["refresh_token"])) == "invalid_grant"
+    assert not Session.objects.filter(user=alice).exists()
+    assert not AccessToken.objects.exists() and not RefreshToken.objects.exists()
+    assert not IDToken.objects.exists()
+    refused = AuditEvent.objects.filter(event="oidc.refresh", outcome="error").get()
+    assert refused.error_codes == "invalid_grant"
+    assert not AuditEvent.objects.filter(event="oidc.refresh_reuse").exists()

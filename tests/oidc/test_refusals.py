@@ -5,6 +5,7 @@ who may not log in."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from datetime import timedelta
@@ -225,6 +226,69 @@ def test_a_wrong_client_secret_in_basic_is_invalid_client(signed_in):
     assert issued() == {**NOTHING, "codes": 1}
     # The code is still good for the client itself: a guess did not spend it.
     assert exchange(signed_in, new, code, pkce).status_code == 200
+
+
+def _introspected(browser, token: str, **extra):
+    return browser.post("/oidc/introspect/", {"token": token, **extra.pop("form", {})}, **extra)
+
+
+def test_credentials_in_basic_are_form_decoded_as_rfc_6749_says(signed_in):
+    """Section 2.3.1: the id and the secret are form-encoded before they are joined."""
+    new = make_client()
+    token = tokens_for(signed_in, new, Pkce())["access_token"]
+
+    def encoded(text: str) -> str:
+        return "".join(f"%{ord(character):02X}" for character in text)
+
+    header = (
+        "Basic "
+        + base64.b64encode(
+            f"{encoded(new.client.client_id)}:{encoded(new.secret)}".encode()
+        ).decode()
+    )
+    response = _introspected(signed_in, token, HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["active"] is True
+
+
+def test_a_basic_header_is_the_only_method_of_its_request(signed_in):
+    """A wrong secret in Basic is not saved by the right one in the form (one method per
+    request, RFC 6749 section 2.3)."""
+    new = make_client()
+    token = tokens_for(signed_in, new, Pkce())["access_token"]
+    form = {"client_id": new.client.client_id, "client_secret": new.secret}
+
+    response = _introspected(
+        signed_in, token, form=form, HTTP_AUTHORIZATION=basic(new.client.client_id, "not-it")
+    )
+
+    assert oauth_error(response, 401) == "invalid_client"
+    assert response["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_public_client_cannot_authenticate_and_so_cannot_introspect(signed_in):
+    public = make_client(public=True)
+    confidential = make_client(skip_consent=True)
+    token = tokens_for(signed_in, confidential, Pkce())["access_token"]
+
+    for header in (basic(public.client.client_id, ""), basic(public.client.client_id, "x")):
+        refused = _introspected(signed_in, token, HTTP_AUTHORIZATION=header)
+        assert oauth_error(refused, 401) == "invalid_client"
+    form = {"client_id": public.client.client_id, "client_secret": ""}
+    assert oauth_error(_introspected(signed_in, token, form=form), 401) == "invalid_client"
+
+
+def test_one_clients_secret_does_not_authenticate_another(signed_in):
+    new, other = make_client(), make_client(skip_consent=True)
+    token = tokens_for(signed_in, new, Pkce())["access_token"]
+
+    header = basic(other.client.client_id, new.secret)
+
+    assert (
+        oauth_error(_introspected(signed_in, token, HTTP_AUTHORIZATION=header), 401)
+        == "invalid_client"
+    )
 
 
 def test_a_wrong_client_secret_in_the_form_is_invalid_client(signed_in):

@@ -21,6 +21,11 @@ password) and its writes land together, in one transaction, at its end. Inside a
 row, counts, a last-seen time): on PostgreSQL they are then sent as one statement whose commit
 does not wait for the disk, and, with a guard, land only while the guard holds.
 
+A held statement may be one that **must change** a row (``execute_later(...,
+must_change=True)``): a conditional UPDATE that takes something only if nobody took it first.
+If it changes none, nothing of the batch is written and the flow raises ``GuardFailed``: a
+deferred flow checks when it reads and is held to it when it writes, in the same round trip.
+
 A held row may refer to one held before it: ``insert_later(event, session_id=session)``
 fills the column with the earlier row's primary key as the statement runs.
 """
@@ -45,7 +50,8 @@ _GUARD_FAILED_SQLSTATE = "AD001"
 
 
 class GuardFailed(Exception):
-    """A guarded batch of records found its guard false: nothing was written."""
+    """A guarded batch found its guard false, or a held write that must change a row changed
+    none: nothing of the batch was written."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class _Held:
     params: Sequence[Any] = ()
     row: models.Model | None = None
     key_of: dict[str, models.Model] = field(default_factory=dict)
+    must_change: bool = False  # the statement must change a row, else nothing is written
 
 
 @dataclass
@@ -101,13 +108,16 @@ def records_only(guard: sql.Statement | None = None) -> None:
     work.records, work.guard = True, guard
 
 
-def execute_later(statement: str, params: Sequence[Any]) -> None:
-    """Send a statement whose answer nobody needs at the end of the flow (at once outside one)."""
+def execute_later(statement: str, params: Sequence[Any], *, must_change: bool = False) -> None:
+    """Send a statement whose answer nobody needs at the end of the flow (at once outside one).
+    ``must_change``: if it changes no row, none of the flow's held writes is made and the flow
+    raises ``GuardFailed`` (outside a flow: it raises, after the statement)."""
     work = _current.get()
     if work is None:
-        sql.execute(statement, params)
+        if not sql.execute(statement, params) and must_change:
+            raise GuardFailed
     else:
-        work.held.append(_Held(statement, params))
+        work.held.append(_Held(statement, params, must_change=must_change))
 
 
 def insert_later(obj: M, **key_of: models.Model) -> M:
@@ -128,11 +138,12 @@ def insert_later(obj: M, **key_of: models.Model) -> M:
     return obj
 
 
-def update_later(obj: models.Model, **values: object) -> None:
-    """Set ``values`` (by field name) on ``obj`` now, and on its row with the held writes."""
+def update_later(obj: models.Model, *, must_change: bool = False, **values: object) -> None:
+    """Set ``values`` (by field name) on ``obj`` now, and on its row with the held writes.
+    ``must_change``: the row must still be there (``execute_later``)."""
     for name, value in values.items():
         setattr(obj, cast(models.Field, obj._meta.get_field(name)).attname, value)
-    execute_later(*sql.update(obj, list(values)))
+    execute_later(*sql.update(obj, list(values)), must_change=must_change)
 
 
 def _held_key(obj: models.Model) -> sql.Statement:
@@ -147,12 +158,13 @@ def _held_key(obj: models.Model) -> sql.Statement:
 @contextmanager
 def run(
     *,
-    last: Callable[[], object],
-    on_refusal: Callable[[AdmitError], object],
+    last: Callable[[], object] | None = None,
+    on_refusal: Callable[[AdmitError], object] | None = None,
     deferred: bool = False,
 ) -> Iterator[UnitOfWork]:
     """One flow's unit of work: ``last`` is its last write on success, ``on_refusal`` its
-    write after a refusal (see the module's docstring)."""
+    write after a refusal (see the module's docstring); a caller that writes its own records
+    inside the block gives neither."""
     work = UnitOfWork()
     outermost = not connection.in_atomic_block
     token = _current.set(work)
@@ -162,7 +174,8 @@ def run(
                 yield work
                 for hook in work.before_commit:
                     hook()
-                last()
+                if last is not None:
+                    last()
                 _flush(work)
         except AdmitError as error:
             refusal = UnitOfWork()
@@ -170,7 +183,8 @@ def run(
             with transaction.atomic():
                 for hook in work.after_refusal:
                     hook()
-                on_refusal(error)
+                if on_refusal is not None:
+                    on_refusal(error)
                 _flush(refusal)
             raise
     finally:
@@ -192,7 +206,8 @@ def _flush(work: UnitOfWork) -> None:
                 sql.execute(f"SELECT admit_require({work.guard[0]})", work.guard[1])
             for write in held:
                 if write.row is None:
-                    sql.execute(write.statement, write.params)
+                    if not sql.execute(write.statement, write.params) and write.must_change:
+                        raise GuardFailed  # the atomic block undoes what came before
                 else:
                     references = {name: _held_key(row) for name, row in write.key_of.items()}
                     sql.execute(*sql.insert(write.row, references))
@@ -214,16 +229,21 @@ def _as_one_statement(
     flow. A row inserted by one clause is referred to by a later one through its RETURNING.
     PostgreSQL runs every data-modifying clause whether or not the final SELECT reads it, and
     an error anywhere (a unique index, a false guard) undoes them all. The clauses read one
-    snapshot, so such a batch must not write one row twice. ``records``: nothing later relies
-    on these rows, so the commit does not wait for the disk."""
+    snapshot, so such a batch must not write one row twice. A write that must change a row
+    returns what it changed, and the final SELECT requires that it is something. ``records``:
+    nothing later relies on these rows, so the commit does not wait for the disk."""
     clause_of: dict[int, int] = {}  # id() of a held row -> the number of the clause inserting it
     returning: dict[int, str] = {}  # clause number -> the primary key column it returns
     texts: list[str] = []
     params: list[Any] = []
+    required: list[str] = []  # what the final SELECT requires
     for number, write in enumerate(held):
         if write.row is None:
             texts.append(write.statement)
             params.extend(write.params)
+            if write.must_change:
+                returning[number] = "1"
+                required.append(f"EXISTS (SELECT 1 FROM write{number})")  # noqa: S608
             continue
         references = {}
         for name, row in write.key_of.items():
@@ -246,7 +266,8 @@ def _as_one_statement(
     if records:
         final.append("set_config('synchronous_commit', 'off', true)")
     if guard:
-        final.append(f"admit_require({guard[0]})")
+        required.append(guard[0])
         params.extend(guard[1])
+    final.extend(f"admit_require({condition})" for condition in required)
     head = f"WITH {clauses} " if clauses else ""
     return f"{head}SELECT {', '.join(final)}", params  # noqa: S608 (columns and placeholders)

@@ -28,7 +28,9 @@ from admit.core import clock
 @dataclass
 class Issuing:
     session_id: int | None = None
-    family: uuid.UUID | None = None  # set for a code exchange: the grant's family
+    # The family of the tokens being issued: a code exchange's grant's, or the presented
+    # refresh token's.
+    family: uuid.UUID | None = None
     user_id: str = ""  # whose tokens (the audit row's target)
     events: list[tuple[str, str]] = field(default_factory=list)  # (event, user_id)
 

@@ -5,20 +5,21 @@ Built by the ORM, the access token with its client, person and session (``select
 of three wide tables) cost about 1.2 ms of CPU per introspection, four times what a request
 to ``GET /health`` costs in all; the columns introspection answers with, read in one written-
 out statement, cost a tenth of that. The refresh grant likewise reads its token, session and
-person in one statement and rotates the token in four (``admit.sso.oidc.validator``). Table
-and column names come from the models' metadata; values are parameters.
+person in one statement (and both read the client that authenticates them in one), and holds its writes (the rotation, the new tokens) to the end of
+the token endpoint's unit of work, which sends them with the audit row as one statement on
+PostgreSQL (``admit.sso.oidc.validator``). Table and column names come from the models'
+metadata; values are parameters.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from functools import cache
 from typing import NamedTuple
 
 from django.utils import timezone
 
-from admit.core import sql
+from admit.core import sql, unit_of_work
 from admit.sso.models import Session, User
 from admit.sso.oidc import issuing
 from admit.sso.oidc.models import AccessToken, Client, IDToken, RefreshToken
@@ -76,6 +77,19 @@ def live_access_token(checksum: str) -> LiveAccessToken | None:
     )
 
 
+@cache
+def _client_sql() -> str:
+    where = f"{sql.column(Client, 'client_id')} = %s"
+    return f"SELECT {sql.columns(Client, 'c')} FROM {sql.table(Client)} c WHERE c.{where}"  # noqa: S608
+
+
+def client(client_id: str) -> Client | None:
+    """The client whose id is ``client_id``: what a confidential client's every token and
+    introspection request reads first."""
+    row = sql.fetch_one(_client_sql(), [client_id])
+    return None if row is None else sql.load(Client, row)
+
+
 class PresentedRefreshToken(NamedTuple):
     token: RefreshToken
     # Of its access token (None: the access token is gone, and the refresh token with it).
@@ -120,42 +134,39 @@ def presented_refresh_token(checksum: str) -> PresentedRefreshToken | None:
     )
 
 
-def take_refresh_token(token: RefreshToken, now: datetime) -> bool:
-    """Revokes ``token`` and deletes its access token, as django-oauth-toolkit's
-    ``RefreshToken.revoke`` does, if nobody took it first: of two refreshes with one token at
-    once, the conditional update lets one through. False if it was taken already."""
+def take_refresh_token(token: RefreshToken, now: datetime) -> None:
+    """Holds, until the token endpoint's writes are sent (``admit.core.unit_of_work``), the
+    revocation of ``token`` and the deletion of its access token, as django-oauth-toolkit's
+    ``RefreshToken.revoke`` does them, if nobody took it first: of two refreshes with one token
+    at once, the conditional update lets one through, and the other writes nothing
+    (``GuardFailed``)."""
     revoked = sql.param(RefreshToken, "revoked", now)
     updated = sql.param(RefreshToken, "updated", now)
-    taken = sql.execute(
+    unit_of_work.execute_later(
         f"UPDATE {sql.table(RefreshToken)} SET {sql.column(RefreshToken, 'revoked')} = %s,"  # noqa: S608
         f" {sql.column(RefreshToken, 'updated')} = %s,"
         f" {sql.column(RefreshToken, 'access_token')} = NULL"
         f" WHERE {sql.primary_key(RefreshToken)} = %s"
         f" AND {sql.column(RefreshToken, 'revoked')} IS NULL",
         [revoked, updated, token.pk],
+        must_change=True,
     )
-    if taken and token.access_token_id is not None:
+    if token.access_token_id is not None:
         # Nothing else refers to an access token: the refresh token's reference is cleared above.
-        sql.execute(
+        unit_of_work.execute_later(
             f"DELETE FROM {sql.table(AccessToken)} WHERE {sql.primary_key(AccessToken)} = %s",  # noqa: S608
             [token.access_token_id],
         )
-    return bool(taken)
-
-
-def insert_id_token(row: IDToken) -> None:
-    """An ID token's row, as the code exchange and the refresh grant write it."""
-    sql.execute(*sql.insert(row))
 
 
 def issue_pair(
-    access_token: AccessToken, refresh_token: RefreshToken, id_token_jti: uuid.UUID | str | None
+    access_token: AccessToken, refresh_token: RefreshToken, id_token: IDToken | None
 ) -> None:
-    """Inserts a new access token, which refers to the ID token issued with it (if one was),
-    and the refresh token that goes with it. The database fills in the references."""
-    references = {}
-    if id_token_jti is not None:
-        references["id_token_id"] = sql.KeyOf(IDToken, "jti", id_token_jti).fragment()
-    sql.execute(*sql.insert(access_token, references))
-    issued = sql.KeyOf(AccessToken, "token_checksum", access_token.token_checksum)
-    sql.execute(*sql.insert(refresh_token, {"access_token_id": issued.fragment()}))
+    """Holds the inserts of a new access token, which refers to the ID token issued with it
+    (if one was), and of the refresh token that goes with it. The database fills in the
+    references as the rows are written."""
+    if id_token is None:
+        unit_of_work.insert_later(access_token)
+    else:
+        unit_of_work.insert_later(access_token, id_token_id=id_token)
+    unit_of_work.insert_later(refresh_token, access_token_id=access_token)

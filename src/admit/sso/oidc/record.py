@@ -4,7 +4,7 @@ revocation and logout. They name the client and the person, never a code or a to
 from __future__ import annotations
 
 from admit.audit.models import AuditEvent
-from admit.core import clock
+from admit.core import clock, unit_of_work
 from admit.core.context import Caller
 from admit.sso.oidc.models import Client
 
@@ -19,9 +19,10 @@ def record(
     refused: str = "",
     **details: str,
 ) -> None:
-    """One audit row. ``refused``: the OAuth error the client was told (``invalid_grant``…)."""
+    """One audit row. ``refused``: the OAuth error the client was told (``invalid_grant``…).
+    Written at once, or, inside a unit of work (the refresh grant's), with its other writes."""
     extra: dict[str, str] = {"client_id": client.client_id if client else client_id, **details}
-    AuditEvent.objects.create(
+    row = AuditEvent(
         created_at=clock.now(),
         event=event,
         outcome=AuditEvent.Outcome.ERROR if refused else AuditEvent.Outcome.OK,
@@ -32,3 +33,4 @@ def record(
         cid=caller.cid,
         extra_data=extra,
     )
+    unit_of_work.insert_later(row)

@@ -24,16 +24,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth.hashers import check_password
 from jwcrypto import jwt
 from oauth2_provider.models import refresh_token_expire_timedelta, set_token_value
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from admit.core import clock
+from admit.core import clock, unit_of_work
 from admit.sso.flows.sessions import lifetime
 from admit.sso.models import Session
-from admit.sso.oidc import issuing, queries
+from admit.sso.oidc import credentials, issuing, queries
 from admit.sso.oidc.models import AccessToken, Client, Grant, IDToken, RefreshToken
 
 CODE_LIFETIME = timedelta(seconds=60)
@@ -68,11 +68,27 @@ class Validator(OAuth2Validator):
     # Clients
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
-        """django-oauth-toolkit's HTTP Basic or form authentication; a Basic header that is
-        not ASCII names no client (the library's base64 decoding would raise: a 500)."""
-        if not request.headers.get("HTTP_AUTHORIZATION", "").isascii():
+        """oauthlib's client authentication: HTTP Basic (``client_secret_basic``) or, without
+        a Basic header, the form (``client_secret_post``); the client is read by one
+        written-out statement (``queries.client``), its secret checked against the stored
+        digest (``admit.sso.hashers.ClientSecretHasher``, in constant time) and, as oauthlib
+        requires, set on the request. Used by the token, introspection and revocation
+        endpoints for confidential clients; a public client names itself instead
+        (``authenticate_client_id``, the library's)."""
+        header = request.headers.get("HTTP_AUTHORIZATION", "")
+        if header.startswith("Basic "):
+            sent = credentials.from_basic(header)
+        elif request.client_id and request.client_secret is not None:
+            sent = credentials.Credentials(request.client_id, request.client_secret)
+        else:
+            sent = None
+        found = queries.client(sent.client_id) if sent and sent.client_id else None
+        if found is None or not found.client_secret or found.is_public:
             return False
-        return super().authenticate_client(request, *args, **kwargs)
+        if not check_password(sent.secret, found.client_secret):
+            return False
+        request.client = found
+        return True
 
     # Authorization
 
@@ -182,9 +198,13 @@ class Validator(OAuth2Validator):
     # The refresh grant is a relying party's hot path, so its storage is admit's own rather
     # than django-oauth-toolkit's (which reads the presented token three times and the client
     # twice, and locks rows it then deletes through Django's collector): one written-out read
-    # of the token with its session and person, then one conditional update that takes the
-    # old token, one delete and two inserts (``queries``), all in the token endpoint's one
-    # transaction. oauthlib still validates the request, makes the tokens and the answer.
+    # of the token with its session and person; then its writes -- the session's renewal, the
+    # conditional update that takes the old token, the deletion of its access token, the new
+    # ID token, access token and refresh token -- are held to the end of the token endpoint's
+    # unit of work (``views.TokenView``), which sends them with the audit row as one statement
+    # on PostgreSQL. If another refresh took the token first, or the session ended meanwhile,
+    # nothing of it is written (``unit_of_work.GuardFailed``). oauthlib still validates the
+    # request, makes the tokens and the answer.
 
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
@@ -209,14 +229,23 @@ class Validator(OAuth2Validator):
         session = found.session
         if not may_sign_in(session, client):
             return False
-        # Using the session from an app renews it, as verifying a ust does.
-        Session.objects.filter(pk=session.pk).update(expires_at=clock.now() + lifetime(session.app))
         request.user = session.user
         request.refresh_token = refresh_token
         request.refresh_token_instance = presented
         request.original_scopes = found.scope.split()
         request.admit_session = session
-        issuing.bind(session.pk, session.user.user_id)
+        issuing.bind(session.pk, session.user.user_id, presented.token_family)
+        return True
+
+    @staticmethod
+    def taken_meanwhile(family: uuid.UUID | None) -> bool:
+        """A refresh whose writes found its token taken (``unit_of_work.GuardFailed``). Either
+        another refresh with the same token got there first -- a second use, whoever made it,
+        so the family dies as on any reuse (True) -- or the session ended, and its tokens with
+        it (False)."""
+        if family is None or not RefreshToken.objects.filter(token_family=family).exists():
+            return False
+        RefreshToken.revoke_family(family)
         return True
 
     def get_original_scopes(
@@ -228,18 +257,20 @@ class Validator(OAuth2Validator):
         if request.grant_type != "refresh_token":
             super().save_bearer_token(token, request, *args, **kwargs)
             return
+        # The token endpoint's unit of work: these writes land together, or none. A unique
+        # index or a reference that fails as they land means the same as a token already
+        # taken: another refresh, or the session's end, came first.
+        unit_of_work.on_conflict(lambda error: unit_of_work.GuardFailed())
         presented: RefreshToken = request.refresh_token_instance
+        session: Session = request.admit_session
         now = clock.now()
-        # In the token endpoint's transaction (``views.TokenView``); its own where there is none.
-        with transaction.atomic(savepoint=False):
-            taken = queries.take_refresh_token(presented, now)
-            if taken:
-                access_token, refresh_token = self._new_pair(token, request, presented, now)
-                # No ID token without the openid scope (a plain OAuth client's refresh).
-                id_token_jti = getattr(request, "id_token_jti", None)
-                queries.issue_pair(access_token, refresh_token, id_token_jti)
-        if not taken:
-            raise errors.InvalidGrantError(request=request)
+        # Using the session from an app renews it, as verifying a ust does; it must still be
+        # there (not ended since it was read).
+        unit_of_work.update_later(session, expires_at=now + lifetime(session.app), must_change=True)
+        queries.take_refresh_token(presented, now)
+        access_token, refresh_token = self._new_pair(token, request, presented, now)
+        # No ID token without the openid scope (a plain OAuth client's refresh).
+        queries.issue_pair(access_token, refresh_token, getattr(request, "id_token_row", None))
 
     @staticmethod
     def _new_pair(
@@ -324,7 +355,9 @@ class Validator(OAuth2Validator):
         header = {"typ": "JWT", "alg": request.client.algorithm, "kid": key.thumbprint()}
         signed = jwt.JWT(header=json.dumps(header), claims=json.dumps(id_token, default=str))
         signed.make_signed_token(key)
-        queries.insert_id_token(
+        # Written at once for the code exchange (django-oauth-toolkit reads it back to link its
+        # access token), held with the refresh grant's writes (``save_bearer_token``).
+        request.id_token_row = unit_of_work.insert_later(
             IDToken(
                 user=request.user,
                 session=request.admit_session,
@@ -334,5 +367,4 @@ class Validator(OAuth2Validator):
                 application=request.client,
             )
         )
-        request.id_token_jti = id_token["jti"]  # the refresh grant's access token refers to it
         return signed.serialize()

@@ -16,10 +16,9 @@ the library's (through ``OAuthLibMixin``'s public methods); these views decide w
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import auth
@@ -51,6 +50,7 @@ from oauth2_provider.views import (
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 
+from admit.core import unit_of_work
 from admit.core.errors import AdmitError
 from admit.core.names import control_character
 from admit.core.ratelimit import Counter
@@ -58,10 +58,10 @@ from admit.http.headers import allow_form_targets
 from admit.http.requests import caller_of
 from admit.sso import flows
 from admit.sso.models import Session
-from admit.sso.oidc import consents, issuing, keys, queries
+from admit.sso.oidc import consents, credentials, issuing, keys, queries
 from admit.sso.oidc.models import Client
 from admit.sso.oidc.record import record
-from admit.sso.oidc.validator import ACR_VALUES
+from admit.sso.oidc.validator import ACR_VALUES, Validator
 
 UST = "admit_ust"  # where /login/ keeps the session (admit.sso.views.UST)
 
@@ -98,14 +98,8 @@ def _without_prompt_login(request: HttpRequest) -> str:
 
 def _basic_client_id(request: HttpRequest) -> str:
     """The client id of an HTTP Basic header, as sent (empty without one, or if undecodable)."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header.startswith("Basic "):
-        return ""
-    try:
-        decoded = base64.b64decode(header[6:], validate=True).decode()
-    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8
-        return ""
-    return unquote_plus(decoded.split(":", 1)[0])
+    basic = credentials.from_basic(request.META.get("HTTP_AUTHORIZATION", ""))
+    return basic.client_id if basic else ""
 
 
 def _client_id(request: HttpRequest) -> str:
@@ -323,16 +317,31 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
                 "too many token requests for this client; try again later",
                 Retry_After=str(limit.seconds_left),
             )
-        # What the grant writes (the session's renewal, the tokens, a reuse's revocations) and
-        # its audit rows land together, in one transaction. (The count is not in it: its row
-        # is the client's, and a lock on it held to the end would make the client's
-        # refreshes wait for one another.)
-        with transaction.atomic(), issuing.issuing() as scope:
-            _url, headers, body, status = self.create_token_response(request)
-            error = "" if status == 200 else _error_of(body)
-            record(event, caller, None, scope.user_id, client_id=client_id, refused=error)
-            for reuse, user_id in scope.events:
-                record(reuse, caller, None, user_id, client_id=client_id, refused="invalid_grant")
+        # What the grant writes and its audit rows land together, or none of it. The code
+        # exchange is django-oauth-toolkit's, which reads back rows it has written: one
+        # transaction. The refresh grant is admit's own storage (``validator``), which reads
+        # outside any transaction and holds its writes to the end: one statement on
+        # PostgreSQL. (The count is in neither: its row is the client's, and a lock on it held
+        # to the end would make the client's refreshes wait for one another.)
+        refresh = grant_type == "refresh_token"
+        writes = unit_of_work.run(deferred=True) if refresh else transaction.atomic()
+        try:
+            with writes, issuing.issuing() as scope:
+                _url, headers, body, status = self.create_token_response(request)
+                error = "" if status == 200 else _error_of(body)
+                record(event, caller, None, scope.user_id, client_id=client_id, refused=error)
+                for reuse, user_id in scope.events:
+                    record(
+                        reuse, caller, None, user_id, client_id=client_id, refused="invalid_grant"
+                    )
+        except unit_of_work.GuardFailed:
+            # Another refresh took the token first, or its session ended, while this one was
+            # under way: nothing of this one was written, and its tokens were never valid.
+            refused = {"client_id": client_id, "refused": "invalid_grant"}
+            record(event, caller, None, scope.user_id, **refused)
+            if Validator.taken_meanwhile(scope.family):
+                record("oidc.refresh_reuse", caller, None, scope.user_id, **refused)
+            return _oauth_error(400, "invalid_grant", "the refresh token was used already")
         response = HttpResponse(body, status=status)
         for name, value in headers.items():
             response[name] = value
@@ -362,6 +371,18 @@ class IntrospectView(RefusesControlCharacters, IntrospectTokenView):
     """RFC 7662 for confidential clients (HTTP Basic or the form): ``active`` is false for an
     unknown, expired or revoked token and for one whose admit session has ended. The token is
     read by one written-out statement (``queries``): this is a relying party's hot path."""
+
+    def unauthenticated_response(
+        self, request: HttpRequest, oauthlib_request: Any = None
+    ) -> HttpResponse:
+        """A caller that is not an authenticated client: 401 ``invalid_client`` (RFC 7662
+        section 2.1, RFC 6749 section 5.2), where the library answers a bare 403."""
+        return _oauth_error(
+            401,
+            "invalid_client",
+            "client authentication failed",
+            WWW_Authenticate='Basic realm="admit"',
+        )
 
     @staticmethod
     def get_token_response(token_value: str | None = None) -> JsonResponse:
