@@ -5,10 +5,11 @@ Built by the ORM, the access token with its client, person and session (``select
 of three wide tables) cost about 1.2 ms of CPU per introspection, four times what a request
 to ``GET /health`` costs in all; the columns introspection answers with, read in one written-
 out statement, cost a tenth of that. The refresh grant likewise reads its token, session and
-person in one statement (and both read the client that authenticates them in one), and holds its writes (the rotation, the new tokens) to the end of
+person in one statement, and holds its writes (the rotation, the new tokens) to the end of
 the token endpoint's unit of work, which sends them with the audit row as one statement on
-PostgreSQL (``admit.sso.oidc.validator``). Table and column names come from the models'
-metadata; values are parameters.
+PostgreSQL (``admit.sso.oidc.validator``). Both read the client that authenticates them in
+one statement too. Table and column names come from the models' metadata; values are
+parameters.
 """
 
 from __future__ import annotations
