@@ -82,7 +82,9 @@ class Validator(OAuth2Validator):
             sent = credentials.Credentials(request.client_id, request.client_secret)
         else:
             sent = None
-        found = queries.client(sent.client_id) if sent and sent.client_id else None
+        if sent is None or not sent.client_id:
+            return False
+        found = queries.client(sent.client_id)
         if found is None or not found.client_secret or found.is_public:
             return False
         if not check_password(sent.secret, found.client_secret):
