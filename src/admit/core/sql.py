@@ -143,6 +143,7 @@ def primary_key(model: type[models.Model]) -> str:
     return quote(cast(models.Field, model._meta.pk).column)
 
 
+@cache
 def _insertable(model: type[models.Model]) -> tuple[models.Field, ...]:
     """The columns an INSERT names: all but an automatic primary key."""
     return tuple(
