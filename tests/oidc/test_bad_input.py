@@ -177,6 +177,15 @@ def test_a_missing_redirect_uri_in_the_exchange_is_refused(browser, alice):
     assert issued() == {**NOTHING, "codes": 1}
 
 
+@pytest.mark.parametrize("path", ["/oidc/introspect/", "/oidc/revoke/"])
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_a_wrong_method_is_405_before_any_authentication(browser, path, method):
+    response = getattr(browser, method)(path, HTTP_AUTHORIZATION=basic("nobody", "x"))
+
+    assert json_error(response, 405)["error"] == "invalid_request"
+    assert "POST" in response["Allow"]
+
+
 @pytest.mark.parametrize("path", ["/oidc/introspect/", "/oidc/revoke/", "/oidc/userinfo/"])
 @pytest.mark.parametrize(
     "header", ["", "Basic !!!", "Bearer \x01", "Bearer " + "x" * 5000, "Basic " + "é"]

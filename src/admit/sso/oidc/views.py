@@ -128,6 +128,11 @@ class RefusesControlCharacters(View):
     it, so the library's query would fail with a 500."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        method = request.method.lower() if request.method else ""
+        if method not in self.http_method_names or not hasattr(self, method):
+            # Before anything else: the library's introspection and revocation views would
+            # authenticate the client first, and answer a wrong method with 401.
+            return self.http_method_not_allowed(request, *args, **kwargs)
         parameters = [*request.GET.lists(), *request.POST.lists()]
         values = [value for _name, values in parameters for value in values]
         if any(control_character(value) for value in [*values, _basic_client_id(request)]):
