@@ -233,7 +233,7 @@ def _as_one_statement(
     returns what it changed, and the final SELECT requires that it is something. ``records``:
     nothing later relies on these rows, so the commit does not wait for the disk."""
     clause_of: dict[int, int] = {}  # id() of a held row -> the number of the clause inserting it
-    returning: dict[int, str] = {}  # clause number -> the primary key column it returns
+    returning: dict[int, str] = {}  # clause number -> what it returns (a key column, or 1)
     texts: list[str] = []
     params: list[Any] = []
     required: list[str] = []  # what the final SELECT requires
