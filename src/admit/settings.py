@@ -278,6 +278,8 @@ OAUTH2_PROVIDER = {
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ACCESS_TOKEN_GENERATOR": "admit.sso.oidc.issuing.new_token",
+    "REFRESH_TOKEN_GENERATOR": "admit.sso.oidc.issuing.new_token",
     "CLIENT_SECRET_HASHER": "admit_client_secret_sha256",
     "ALLOWED_REDIRECT_URI_SCHEMES": [
         "https",

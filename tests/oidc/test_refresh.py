@@ -5,7 +5,9 @@ instead. A replayed token is in test_refusals.py."""
 from __future__ import annotations
 
 import json
+import string
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -15,7 +17,7 @@ from jwcrypto import jwk, jwt
 from admit.audit.models import AuditEvent
 from admit.core import clock
 from admit.sso.models import Session
-from admit.sso.oidc import queries
+from admit.sso.oidc import issuing, queries
 from admit.sso.oidc.models import AccessToken, IDToken, RefreshToken
 from admit.sso.oidc.views import issuer
 from tests.conftest import GOOD_PASSWORD
@@ -29,6 +31,8 @@ from tests.oidc.support import (
     refresh,
     tokens_for,
 )
+
+URL_SAFE = set(string.ascii_letters + string.digits + "-_")
 
 
 @pytest.fixture
@@ -123,15 +127,17 @@ def test_a_refresh_token_past_its_lifetime_is_invalid_grant(signed_in):
 def read_before_the_other_wrote(monkeypatch):
     """Every refresh finds the token as the first one to present it found it: as two
     refreshes with one token at once would, the second reading before the first wrote."""
-    read = queries.presented_refresh_token
+    read = queries.refresh_grant
     first_read: dict[str, queries.PresentedRefreshToken | None] = {}
 
-    def stale(checksum: str) -> queries.PresentedRefreshToken | None:
+    def stale(client_id: str, checksum: str, counter: Any) -> queries.RefreshGrantRead | None:
+        found = read(client_id, checksum, counter)
+        assert found is not None
         if checksum not in first_read:
-            first_read[checksum] = read(checksum)
-        return first_read[checksum]
+            first_read[checksum] = found.presented
+        return found._replace(presented=first_read[checksum])
 
-    monkeypatch.setattr(queries, "presented_refresh_token", stale)
+    monkeypatch.setattr(queries, "refresh_grant", stale)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -171,14 +177,16 @@ def test_a_refresh_whose_session_ends_while_it_is_answered_gets_nothing(
     it wrote: the refresh is refused and leaves no token and no session behind."""
     new = make_client()
     first = tokens_for(signed_in, new, Pkce())
-    read = queries.presented_refresh_token
+    read = queries.refresh_grant
 
-    def then_the_session_ends(checksum: str) -> queries.PresentedRefreshToken | None:
-        found = read(checksum)
+    def then_the_session_ends(
+        client_id: str, checksum: str, counter: Any
+    ) -> queries.RefreshGrantRead | None:
+        found = read(client_id, checksum, counter)
         Session.objects.filter(user=alice).delete()
         return found
 
-    monkeypatch.setattr(queries, "presented_refresh_token", then_the_session_ends)
+    monkeypatch.setattr(queries, "refresh_grant", then_the_session_ends)
 
     assert oauth_error(refresh(signed_in, new, first["refresh_token"])) == "invalid_grant"
     assert not Session.objects.filter(user=alice).exists()
@@ -187,3 +195,60 @@ def test_a_refresh_whose_session_ends_while_it_is_answered_gets_nothing(
     refused = AuditEvent.objects.filter(event="oidc.refresh", outcome="error").get()
     assert refused.error_codes == "invalid_grant"
     assert not AuditEvent.objects.filter(event="oidc.refresh_reuse").exists()
+
+
+# The rate limit and the tokens themselves
+
+
+@pytest.mark.django_db
+def test_refreshes_count_against_the_clients_limit_and_a_refused_one_changes_nothing(
+    signed_in, policy
+):
+    """The code exchange and each refresh are one token request each; past the limit the
+    refresh is refused with 429 before anything is written, and its token stays good."""
+    policy(rate_limits={"oidc_tokens_per_client": (3, 60)})
+    new = make_client()
+    token = tokens_for(signed_in, new, Pkce())["refresh_token"]
+    for _ in range(2):
+        answer = refresh(signed_in, new, token)
+        assert answer.status_code == 200, answer.content
+        token = answer.json()["refresh_token"]
+
+    limited = refresh(signed_in, new, token)
+
+    assert limited.status_code == 429
+    assert limited.json()["error"] == "slow_down"
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    live = RefreshToken.objects.filter(revoked__isnull=True)
+    assert live.count() == 1 and live.get().token_checksum == issuing.checksum(token)
+    assert AuditEvent.objects.filter(event="oidc.refresh", error_codes="rate_limited").exists()
+    # Another client is counted apart.
+    other = make_client()
+    other_token = tokens_for(signed_in, other, Pkce())["refresh_token"]
+    assert refresh(signed_in, other, other_token).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_refused_refresh_counts_too(signed_in, policy):
+    """A refresh the library refuses (a made-up token) is still a token request."""
+    policy(rate_limits={"oidc_tokens_per_client": (2, 60)})
+    new = make_client()
+    token = tokens_for(signed_in, new, Pkce())["refresh_token"]
+
+    assert oauth_error(refresh(signed_in, new, "made-up")) == "invalid_grant"
+
+    assert refresh(signed_in, new, token).status_code == 429
+
+
+@pytest.mark.django_db
+def test_access_and_refresh_tokens_carry_256_random_bits(signed_in):
+    new = make_client()
+    first = tokens_for(signed_in, new, Pkce())
+    second = refresh(signed_in, new, first["refresh_token"]).json()
+
+    issued = [first["access_token"], first["refresh_token"]]
+    issued += [second["access_token"], second["refresh_token"]]
+    assert len(set(issued)) == 4
+    for token in issued:
+        # 43 characters of the URL-safe base64 alphabet: 256 bits.
+        assert len(token) == 43 and set(token) <= URL_SAFE, token

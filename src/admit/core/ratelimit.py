@@ -76,13 +76,19 @@ class Counter:
             [self.key, self.window],
         )
 
-    def check(self, counted: int | None | NotRead = NOT_READ) -> None:
-        """Refuse when the limit is used up; ``counted`` is what ``column`` read, if it was."""
+    def admits(self, counted: int | None | NotRead = NOT_READ) -> bool:
+        """Whether the limit leaves an event; ``counted`` is what ``column`` read, if it was.
+        Checking and counting (``count``) are two steps: attempts made at the same moment may
+        all pass one check (``claim`` is the one atomic step)."""
         if not self.enabled:
-            return
+            return True
         if counted is NOT_READ or not self.in_database:
             counted = self._read()
-        if (counted or 0) >= self.limit[0]:
+        return (counted or 0) < self.limit[0]
+
+    def check(self, counted: int | None | NotRead = NOT_READ) -> None:
+        """Refuse when the limit is used up (``admits``)."""
+        if not self.admits(counted):
             raise RateLimited(self.seconds_left, self.bucket)
 
     def count(self) -> None:

@@ -168,9 +168,14 @@ def insert(obj: models.Model, references: dict[str, Statement] | None = None) ->
         else:
             placeholders.append("%s")
             values.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
-    names = ", ".join(quote(field.column) for field in fields)
-    sql = f"INSERT INTO {table(type(obj))} ({names}) VALUES ({', '.join(placeholders)})"  # noqa: S608
+    sql = f"{_insert_into(type(obj))} VALUES ({', '.join(placeholders)})"
     return sql, values
+
+
+@cache
+def _insert_into(model: type[models.Model]) -> str:
+    names = ", ".join(quote(field.column) for field in _insertable(model))
+    return f"INSERT INTO {table(model)} ({names})"
 
 
 def update(obj: models.Model, fields: Sequence[str]) -> Statement:

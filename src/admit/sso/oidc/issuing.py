@@ -15,14 +15,19 @@ the token endpoint writes those audit rows once the request is answered.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from admit.core import clock
+
+if TYPE_CHECKING:
+    from admit.sso.oidc.queries import RefreshGrantRead
 
 
 @dataclass
@@ -33,6 +38,10 @@ class Issuing:
     family: uuid.UUID | None = None
     user_id: str = ""  # whose tokens (the audit row's target)
     events: list[tuple[str, str]] = field(default_factory=list)  # (event, user_id)
+    # A refresh grant's client and presented token, read by the token endpoint before
+    # oauthlib looks at the request (``queries.refresh_grant``); the validator takes them from
+    # here instead of reading them again.
+    read: RefreshGrantRead | None = None
 
 
 _NOTHING = Issuing()
@@ -69,6 +78,14 @@ def note(event: str, user_id: str) -> None:
 
 def now() -> datetime:
     return clock.now()
+
+
+def new_token(request: object) -> str:
+    """An access or refresh token (django-oauth-toolkit's ``ACCESS_TOKEN_GENERATOR`` and
+    ``REFRESH_TOKEN_GENERATOR``): 256 random bits, URL-safe, from one read of the system's
+    random source. (oauthlib's default draws 30 characters one by one, about 178 bits, at a
+    system call each.)"""
+    return secrets.token_urlsafe(32)
 
 
 def checksum(token: str) -> str:

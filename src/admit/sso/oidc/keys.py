@@ -51,11 +51,12 @@ class Key:
 
     @property
     def jwk(self) -> jwk.JWK:
-        return _jwk(self.pem)
+        return _parsed(self.pem)[0]
 
     @property
     def kid(self) -> str:
-        return str(self.jwk.thumbprint())
+        """The key's RFC 7638 thumbprint, which names it in the JWKS and in ID tokens' headers."""
+        return _parsed(self.pem)[1]
 
     def public(self) -> dict:
         """The key as the JWKS shows it."""
@@ -65,15 +66,18 @@ class Key:
 
 
 _cache_lock = threading.Lock()
-_jwk_cache: dict[str, jwk.JWK] = {}
+# A PEM's JWK and kid, made once per process: parsing a key and hashing its thumbprint would
+# otherwise be part of every ID token's cost.
+_parsed_cache: dict[str, tuple[jwk.JWK, str]] = {}
 _loaded: dict[str, object] = {"stamp": None, "keys": ()}
 
 
-def _jwk(pem: str) -> jwk.JWK:
+def _parsed(pem: str) -> tuple[jwk.JWK, str]:
     with _cache_lock:
-        found = _jwk_cache.get(pem)
+        found = _parsed_cache.get(pem)
         if found is None:
-            found = _jwk_cache[pem] = jwk.JWK.from_pem(pem.encode())
+            key = jwk.JWK.from_pem(pem.encode())
+            found = _parsed_cache[pem] = (key, str(key.thumbprint()))
         return found
 
 
@@ -187,9 +191,11 @@ def all_keys() -> tuple[Key, ...]:
         stamp: object = ("env", text)
     else:
         path = key_file()
-        if not path.exists():
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
             _create(path)
-        stat = path.stat()
+            stat = path.stat()
         stamp = (str(path), stat.st_mtime_ns, stat.st_size)
     with _cache_lock:
         if _loaded["stamp"] == stamp:
@@ -217,9 +223,14 @@ def _create(path: Path) -> None:
 
 
 def signing_key(alg: str) -> jwk.JWK:
+    return signing(alg).jwk
+
+
+def signing(alg: str) -> Key:
+    """The key in use for ``alg``."""
     for key in all_keys():
         if key.alg == alg and key.retired_at is None:
-            return key.jwk
+            return key
     raise KeyProblem(f"no {alg} signing key: add a P-256 key to {ENV_VARIABLE} to sign with {alg}")
 
 

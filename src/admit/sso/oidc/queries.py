@@ -14,13 +14,14 @@ parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.utils import timezone
 
-from admit.core import sql, unit_of_work
+from admit.core import ratelimit, sql, unit_of_work
 from admit.sso.models import Session, User
 from admit.sso.oidc import issuing
 from admit.sso.oidc.models import AccessToken, Client, IDToken, RefreshToken
@@ -99,20 +100,37 @@ class PresentedRefreshToken(NamedTuple):
     session: Session  # with its ``user`` loaded: the token's person
 
 
-@cache
-def _presented_refresh_token_sql() -> str:
+def _presented_columns() -> str:
+    return (
+        f"{sql.columns(RefreshToken, 'r')}, a.{sql.column(AccessToken, 'expires')},"
+        f" a.{sql.column(AccessToken, 'scope')}, {sql.columns(Session, 's')},"
+        f" {sql.columns(User, 'u')}"
+    )
+
+
+def _presented_tables() -> str:
+    """The refresh token with its access token, session and person, joined."""
     token, access, key = RefreshToken, AccessToken, sql.primary_key
     access_of = sql.column(token, "access_token")
     return (
-        f"SELECT {sql.columns(token, 'r')}, a.{sql.column(access, 'expires')},"  # noqa: S608
-        f" a.{sql.column(access, 'scope')}, {sql.columns(Session, 's')}, {sql.columns(User, 'u')}"
-        f" FROM {sql.table(token)} r"
+        f"{sql.table(token)} r"
         f" LEFT JOIN {sql.table(access)} a ON a.{key(access)} = r.{access_of}"
         f" JOIN {sql.table(Session)} s ON s.{key(Session)} = r.{sql.column(token, 'session')}"
         f" JOIN {sql.table(User)} u ON u.{key(User)} = r.{sql.column(token, 'user')}"
-        f" WHERE r.{sql.column(token, 'token_checksum')} = %s"
-        # A rotated token leaves its revoked row; a live row with the checksum comes first.
-        f" ORDER BY r.{sql.column(token, 'revoked')} DESC NULLS FIRST LIMIT 1"
+    )
+
+
+def _live_first() -> str:
+    # A rotated token leaves its revoked row; a live row with the checksum comes first.
+    return f" ORDER BY r.{sql.column(RefreshToken, 'revoked')} DESC NULLS FIRST LIMIT 1"
+
+
+@cache
+def _presented_refresh_token_sql() -> str:
+    checksum = sql.column(RefreshToken, "token_checksum")
+    return (
+        f"SELECT {_presented_columns()} FROM {_presented_tables()}"  # noqa: S608
+        f" WHERE r.{checksum} = %s{_live_first()}"
     )
 
 
@@ -120,9 +138,14 @@ def presented_refresh_token(checksum: str) -> PresentedRefreshToken | None:
     """The refresh token whose checksum is ``checksum`` (live or not), with its access token's
     expiry and scope, its session and its person."""
     row = sql.fetch_one(_presented_refresh_token_sql(), [checksum])
-    if row is None:
-        return None
+    return None if row is None else _presented(row)
+
+
+def _presented(row: Sequence[Any]) -> PresentedRefreshToken | None:
+    """A row of ``_presented_columns``; None if they are all NULL (an outer join found none)."""
     token_end = sql.width(RefreshToken)
+    if row[0] is None:  # the refresh token's first column, its primary key
+        return None
     session_end = token_end + 2 + sql.width(Session)
     session = sql.load(Session, row[token_end + 2 : session_end])
     session.user = sql.load(User, row[session_end:])
@@ -132,6 +155,46 @@ def presented_refresh_token(checksum: str) -> PresentedRefreshToken | None:
         sql.load_value(AccessToken, "expires", expires),
         scope or "",
         session,
+    )
+
+
+class RefreshGrantRead(NamedTuple):
+    """What the token endpoint reads of a refresh grant before oauthlib looks at it, in one
+    round trip (``refresh_grant``)."""
+
+    client: Client
+    counted: int | None  # the client's token requests in the rate window (``Counter.column``)
+    checksum: str  # of the refresh token presented
+    presented: PresentedRefreshToken | None
+
+
+@cache
+def _refresh_grant_sql(counted: str) -> str:
+    client_id = sql.column(Client, "client_id")
+    checksum = sql.column(RefreshToken, "token_checksum")
+    return (
+        f"SELECT {sql.columns(Client, 'c')}, {counted}, {_presented_columns()}"  # noqa: S608
+        f" FROM {sql.table(Client)} c LEFT JOIN ({_presented_tables()}) ON r.{checksum} = %s"
+        f" WHERE c.{client_id} = %s{_live_first()}"
+    )
+
+
+def refresh_grant(
+    client_id: str, checksum: str, counter: ratelimit.Counter
+) -> RefreshGrantRead | None:
+    """The client named ``client_id``, its count under ``counter``, and the refresh token whose
+    checksum is ``checksum`` as ``presented_refresh_token`` reads it (whichever client it
+    belongs to: the validator compares); None if there is no such client."""
+    counted, counted_params = counter.column()
+    row = sql.fetch_one(_refresh_grant_sql(counted), [*counted_params, checksum, client_id])
+    if row is None:
+        return None
+    client_end = sql.width(Client)
+    return RefreshGrantRead(
+        sql.load(Client, row[:client_end]),
+        row[client_end],
+        checksum,
+        _presented(row[client_end + 1 :]),
     )
 
 

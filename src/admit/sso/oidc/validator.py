@@ -33,7 +33,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from admit.core import clock, unit_of_work
 from admit.sso.flows.sessions import lifetime
 from admit.sso.models import Session
-from admit.sso.oidc import credentials, issuing, queries
+from admit.sso.oidc import credentials, issuing, keys, queries
 from admit.sso.oidc.models import AccessToken, Client, Grant, IDToken, RefreshToken
 
 CODE_LIFETIME = timedelta(seconds=60)
@@ -84,7 +84,11 @@ class Validator(OAuth2Validator):
             sent = None
         if sent is None or not sent.client_id:
             return False
-        found = queries.client(sent.client_id)
+        read = issuing.current().read
+        if read is not None and read.client.client_id == sent.client_id:
+            found: Client | None = read.client
+        else:
+            found = queries.client(sent.client_id)
         if found is None or not found.client_secret or found.is_public:
             return False
         if not check_password(sent.secret, found.client_secret):
@@ -211,7 +215,12 @@ class Validator(OAuth2Validator):
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        found = queries.presented_refresh_token(issuing.checksum(refresh_token))
+        checksum = issuing.checksum(refresh_token)
+        read = issuing.current().read
+        if read is not None and read.checksum == checksum:
+            found = read.presented
+        else:
+            found = queries.presented_refresh_token(checksum)
         if found is None:
             return False
         presented = found.token
@@ -353,10 +362,10 @@ class Validator(OAuth2Validator):
         id_token.update(**claims)
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
-        key = request.client.jwk_key
-        header = {"typ": "JWT", "alg": request.client.algorithm, "kid": key.thumbprint()}
+        key = keys.signing(request.client.algorithm)
+        header = {"typ": "JWT", "alg": key.alg, "kid": key.kid}
         signed = jwt.JWT(header=json.dumps(header), claims=json.dumps(id_token, default=str))
-        signed.make_signed_token(key)
+        signed.make_signed_token(key.jwk)
         # Written at once for the code exchange (django-oauth-toolkit reads it back to link its
         # access token), held with the refresh grant's writes (``save_bearer_token``).
         request.id_token_row = unit_of_work.insert_later(

@@ -53,7 +53,7 @@ from oauthlib.common import add_params_to_uri
 from admit.core import unit_of_work
 from admit.core.errors import AdmitError
 from admit.core.names import control_character
-from admit.core.ratelimit import Counter
+from admit.core.ratelimit import NOT_READ, Counter
 from admit.http.headers import allow_form_targets
 from admit.http.requests import caller_of
 from admit.sso import flows
@@ -307,14 +307,25 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         client_id = _client_id(request)
-        grant_type = request.POST.get("grant_type", "")
-        event = "oidc.refresh" if grant_type == "refresh_token" else "oidc.token"
+        refresh = request.POST.get("grant_type", "") == "refresh_token"
+        event = "oidc.refresh" if refresh else "oidc.token"
         caller = caller_of(request)
         subject = client_id or f"address:{caller.remote_ip}"
         limit = Counter(
             "oidc-token", subject, settings.ADMIT_POLICY.rate_limits.oidc_tokens_per_client
         )
-        if not limit.claim():
+        read = None
+        if refresh and client_id:
+            # A relying party's hot path: the client, its count and the presented token in one
+            # read; the count is then written with the grant's writes. (A check and a later
+            # count, not one atomic claim: refreshes sent at the same moment may all pass the
+            # check. The limit throttles a client; its secret and tokens are not guessable.)
+            presented = issuing.checksum(request.POST.get("refresh_token", ""))
+            read = queries.refresh_grant(client_id, presented, limit)
+            admitted = limit.admits(read.counted if read else NOT_READ)
+        else:
+            admitted = limit.claim()
+        if not admitted:
             record(event, caller, None, client_id=client_id, refused="rate_limited")
             return _oauth_error(
                 429,
@@ -326,12 +337,13 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
         # exchange is django-oauth-toolkit's, which reads back rows it has written: one
         # transaction. The refresh grant is admit's own storage (``validator``), which reads
         # outside any transaction and holds its writes to the end: one statement on
-        # PostgreSQL. (The count is in neither: its row is the client's, and a lock on it held
-        # to the end would make the client's refreshes wait for one another.)
-        refresh = grant_type == "refresh_token"
+        # PostgreSQL, with the count. (The code exchange's count was claimed above, outside its
+        # transaction: a lock on the client's count row held to the end would make the
+        # client's token requests wait for one another.)
         writes = unit_of_work.run(deferred=True) if refresh else transaction.atomic()
         try:
             with writes, issuing.issuing() as scope:
+                scope.read = read
                 _url, headers, body, status = self.create_token_response(request)
                 error = "" if status == 200 else _error_of(body)
                 record(event, caller, None, scope.user_id, client_id=client_id, refused=error)
@@ -339,13 +351,18 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
                     record(
                         reuse, caller, None, user_id, client_id=client_id, refused="invalid_grant"
                     )
+                if read is not None:
+                    limit.count()
         except unit_of_work.GuardFailed:
             # Another refresh took the token first, or its session ended, while this one was
-            # under way: nothing of this one was written, and its tokens were never valid.
+            # under way: nothing of this one was written (its count held in the database
+            # neither), and its tokens were never valid.
             refused = {"client_id": client_id, "refused": "invalid_grant"}
             record(event, caller, None, scope.user_id, **refused)
             if Validator.taken_meanwhile(scope.family):
                 record("oidc.refresh_reuse", caller, None, scope.user_id, **refused)
+            if limit.in_database:
+                limit.count()
             return _oauth_error(400, "invalid_grant", "the refresh token was used already")
         response = HttpResponse(body, status=status)
         for name, value in headers.items():
