@@ -22,12 +22,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
 from admit.core import clock
-
-if TYPE_CHECKING:
-    from admit.sso.oidc.queries import RefreshGrantRead
 
 
 @dataclass
@@ -40,8 +37,9 @@ class Issuing:
     events: list[tuple[str, str]] = field(default_factory=list)  # (event, user_id)
     # A refresh grant's client and presented token, read by the token endpoint before
     # oauthlib looks at the request (``queries.refresh_grant``); the validator takes them from
-    # here instead of reading them again.
-    read: RefreshGrantRead | None = None
+    # here instead of reading them again. A ``queries.RefreshGrantRead`` (queries imports
+    # this module, so it is not named here).
+    read: Any = None
 
 
 _NOTHING = Issuing()
