@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client as Browser
+from django.test.utils import CaptureQueriesContext
 from jwcrypto import jwk, jwt
 
 from admit.audit.models import AuditEvent
@@ -252,3 +254,40 @@ def test_access_and_refresh_tokens_carry_256_random_bits(signed_in):
     for token in issued:
         # 43 characters of the URL-safe base64 alphabet: 256 bits.
         assert len(token) == 43 and set(token) <= URL_SAFE, token
+
+
+# What a refresh costs the database
+
+
+def refresh_statements(signed_in, new) -> tuple[list[str], dict]:
+    """The statements one refresh sends (from a relying party without cookies, as a server
+    would), and its answer."""
+    first = tokens_for(signed_in, new, Pkce())
+    with CaptureQueriesContext(connection) as captured:
+        answer = refresh(Browser(), new, first["refresh_token"])
+    assert answer.status_code == 200, answer.content
+    return [query["sql"] for query in captured.captured_queries], answer.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_reads_the_person_once_and_never_their_secrets(signed_in, alice):
+    """One read finds the client, the token, its session and its person; nothing reads the
+    person again (a deferred field would), and the password digest and TOTP secret are not
+    read at all."""
+    statements, tokens = refresh_statements(signed_in, make_client())
+
+    assert sum('"sso_user"' in statement for statement in statements) == 1
+    assert not any('"password"' in s or '"totp_secret"' in s for s in statements)
+    claims = id_token_claims(signed_in, tokens["id_token"])
+    assert claims["sub"] == alice.user_id and claims["email"] == alice.email
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_refresh_is_one_read_and_one_write(signed_in):
+    if connection.vendor != "postgresql":
+        pytest.skip("the writes as one statement are PostgreSQL's (SQLite: one transaction)")
+    statements, _tokens = refresh_statements(signed_in, make_client())
+
+    assert len(statements) == 2, statements
+    assert statements[0].startswith("SELECT") and statements[1].startswith("WITH")

@@ -85,13 +85,25 @@ def concrete_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     )
 
 
-def columns(model: type[models.Model], alias: str) -> str:
-    """The select list of every column of ``model`` under ``alias``, in ``load``'s order."""
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in concrete_fields(model))
+@cache
+def _named_fields(model: type[models.Model], names: tuple[str, ...]) -> tuple[models.Field, ...]:
+    """The fields named, in the model's order (``Model.from_db`` takes a subset in that order)."""
+    wanted = {_field(model, name) for name in names}
+    return tuple(field for field in concrete_fields(model) if field in wanted)
 
 
-def width(model: type[models.Model]) -> int:
-    return len(concrete_fields(model))
+def _selected(model: type[models.Model], only: tuple[str, ...] | None) -> tuple[models.Field, ...]:
+    return concrete_fields(model) if only is None else _named_fields(model, only)
+
+
+def columns(model: type[models.Model], alias: str, only: tuple[str, ...] | None = None) -> str:
+    """The select list of every column of ``model`` (or of the fields named in ``only``, the
+    primary key among them) under ``alias``, in ``load``'s order."""
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in _selected(model, only))
+
+
+def width(model: type[models.Model], only: tuple[str, ...] | None = None) -> int:
+    return len(_selected(model, only))
 
 
 def param(model: type[models.Model], field: str, value: Any) -> Any:
@@ -99,11 +111,12 @@ def param(model: type[models.Model], field: str, value: Any) -> Any:
     return _field(model, field).get_db_prep_value(value, connection)
 
 
-def load(model: type[M], values: Sequence[Any]) -> M:
+def load(model: type[M], values: Sequence[Any], only: tuple[str, ...] | None = None) -> M:
     """The instance of ``model`` whose ``columns`` a query returned as ``values``, converted
     as the ORM would: the field's own ``from_db_value``, and on SQLite, which keeps them as
-    numbers and text, booleans, datetimes and UUIDs."""
-    fields, db = concrete_fields(model), database()
+    numbers and text, booleans, datetimes and UUIDs. With ``only``, the other fields are
+    deferred, as with the ORM's ``only()``: reading one makes a query."""
+    fields, db = _selected(model, only), database()
     converted = [_from_db(field, value, db) for field, value in zip(fields, values, strict=True)]
     return model.from_db(db.alias, [field.attname for field in fields], converted)
 
