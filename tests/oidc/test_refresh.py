@@ -18,6 +18,7 @@ from jwcrypto import jwk, jwt
 
 from admit.audit.models import AuditEvent
 from admit.core import clock
+from admit.sso.flows.sessions import lifetime
 from admit.sso.models import Session
 from admit.sso.oidc import issuing, queries
 from admit.sso.oidc.models import AccessToken, IDToken, RefreshToken
@@ -171,14 +172,21 @@ def test_of_two_refreshes_with_one_token_at_once_one_wins_and_the_family_dies(
     assert {"oidc.refresh", "oidc.refresh_reuse"} <= set(refusals.values_list("event", flat=True))
 
 
+@pytest.mark.parametrize("renews", [False, True], ids=["without renewal", "renewing it"])
 @pytest.mark.django_db(transaction=True)
 def test_a_refresh_whose_session_ends_while_it_is_answered_gets_nothing(
-    signed_in, alice, monkeypatch
+    browser, alice, monkeypatch, clock, renews
 ):
     """The session ends (its owner signs out everywhere) after the refresh read it and before
-    it wrote: the refresh is refused and leaves no token and no session behind."""
+    it wrote: the refresh is refused and leaves no token and no session behind, whether it
+    would have renewed the session (the renewal finds no row) or not (the new tokens' reference
+    to the session fails)."""
+    log_in(browser, "alice", GOOD_PASSWORD)
+    signed_in = browser
     new = make_client()
     first = tokens_for(signed_in, new, Pkce())
+    if renews:
+        clock.advance(minutes=5)
     read = queries.refresh_grant
 
     def then_the_session_ends(
@@ -291,3 +299,24 @@ def test_on_postgresql_a_refresh_is_one_read_and_one_write(signed_in):
 
     assert len(statements) == 2, statements
     assert statements[0].startswith("SELECT") and statements[1].startswith("WITH")
+
+
+@pytest.mark.django_db
+def test_a_refresh_renews_its_session_at_most_once_a_minute(browser, alice, clock):
+    log_in(browser, "alice", GOOD_PASSWORD)
+    new = make_client()
+    token = tokens_for(browser, new, Pkce())["refresh_token"]
+    session = Session.objects.get(user=alice)
+    signed_in_until = session.expires_at
+
+    clock.advance(seconds=30)
+    answer = refresh(browser, new, token)
+    assert answer.status_code == 200, answer.content
+    session.refresh_from_db()
+    assert session.expires_at == signed_in_until  # half a minute: not worth a write
+
+    clock.advance(minutes=5)
+    answer = refresh(browser, new, answer.json()["refresh_token"])
+    assert answer.status_code == 200, answer.content
+    session.refresh_from_db()
+    assert session.expires_at == clock() + lifetime(session.app)
