@@ -93,13 +93,11 @@ def client(client_id: str) -> Client | None:
 
 
 # What a refresh grant needs of the token's person: whether they may still sign in
-# (``User.is_active``) and the claims of the new ID token (django-oauth-toolkit's
-# ``get_id_token_dictionary`` reads ``last_login``, whose ``auth_time`` the validator then
-# replaces with the session's); not their password's digest, nor their TOTP secret. A field
-# left out would be read by a query of its own when used (tests/oidc/test_refresh.py counts).
+# (``User.is_active``) and the claims of the new ID token; not their password's digest, nor
+# their TOTP secret. A field left out would be read by a query of its own when used
+# (tests/oidc/test_refresh.py counts the statements).
 REFRESHING_PERSON = (
     "id",
-    "last_login",
     "user_id",
     "username",
     "email",

@@ -25,9 +25,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
+from django.utils import timezone
 from jwcrypto import jwt
 from oauth2_provider.models import refresh_token_expire_timedelta, set_token_value
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from admit.core import clock, unit_of_work
@@ -351,11 +353,22 @@ class Validator(OAuth2Validator):
     def get_id_token_dictionary(
         self, token: Any, token_handler: Any, request: Any
     ) -> tuple[dict, Any]:
-        claims, expires = super().get_id_token_dictionary(token, token_handler, request)
+        """The ID token's claims beyond oauthlib's (``aud``, ``iat``, ``nonce``, ``at_hash``):
+        the person's claims of the scopes granted, ``iss``, ``exp``, ``jti``, and what the
+        admit session says of the log-in -- ``auth_time`` (when it began), ``acr`` and ``amr``
+        (whether TOTP was used). django-oauth-toolkit's own takes ``auth_time`` from the
+        person's ``last_login``, which is not this log-in's."""
         session: Session = request.admit_session
-        claims["auth_time"] = int(session.created_at.timestamp())
-        claims["acr"] = ACR_VALUES[1] if session.second_factor else ACR_VALUES[0]
-        claims["amr"] = AMR_TOTP if session.second_factor else AMR_PASSWORD
+        expires = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+        claims = self.get_oidc_claims(token, token_handler, request)
+        claims.update(
+            iss=self.get_oidc_issuer_endpoint(request),
+            exp=int(expires.timestamp()),
+            auth_time=int(session.created_at.timestamp()),
+            jti=str(uuid.uuid4()),
+            acr=ACR_VALUES[1] if session.second_factor else ACR_VALUES[0],
+            amr=AMR_TOTP if session.second_factor else AMR_PASSWORD,
+        )
         return claims, expires
 
     def finalize_id_token(
