@@ -26,6 +26,7 @@ from admit.sso.oidc.views import issuer
 from tests.conftest import GOOD_PASSWORD
 from tests.oidc.support import (
     Pkce,
+    basic,
     introspect,
     is_live,
     log_in,
@@ -320,3 +321,16 @@ def test_a_refresh_renews_its_session_at_most_once_a_minute(browser, alice, cloc
     assert answer.status_code == 200, answer.content
     session.refresh_from_db()
     assert session.expires_at == clock() + lifetime(session.app)
+
+
+@pytest.mark.django_db
+def test_refreshes_naming_a_client_that_does_not_exist_count_too(browser, policy):
+    policy(rate_limits={"oidc_tokens_per_client": (1, 60)})
+    data = {"grant_type": "refresh_token", "refresh_token": "made-up"}
+    auth = basic("no-such-client", "secret")
+
+    first = browser.post("/oidc/token/", data, HTTP_AUTHORIZATION=auth)
+    second = browser.post("/oidc/token/", data, HTTP_AUTHORIZATION=auth)
+
+    assert oauth_error(first, 401) == "invalid_client"
+    assert second.status_code == 429

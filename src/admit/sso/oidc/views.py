@@ -315,11 +315,13 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
             "oidc-token", subject, settings.ADMIT_POLICY.rate_limits.oidc_tokens_per_client
         )
         read = None
-        if refresh and client_id:
-            # A relying party's hot path: the client, its count and the presented token in one
-            # read; the count is then written with the grant's writes. (A check and a later
-            # count, not one atomic claim: refreshes sent at the same moment may all pass the
-            # check. The limit throttles a client; its secret and tokens are not guessable.)
+        # A refresh naming its client is a relying party's hot path: the client, its count and
+        # the presented token in one read, and the count written with the grant's writes. (A
+        # check and a later count, not one atomic claim: refreshes sent at the same moment may
+        # all pass the check. The limit throttles a client; its secret and tokens cannot be
+        # guessed.) Any other token request claims its count first.
+        counted_with_writes = refresh and bool(client_id)
+        if counted_with_writes:
             presented = issuing.checksum(request.POST.get("refresh_token", ""))
             read = queries.refresh_grant(client_id, presented, limit)
             admitted = limit.admits(read.counted if read else NOT_READ)
@@ -351,19 +353,21 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
                     record(
                         reuse, caller, None, user_id, client_id=client_id, refused="invalid_grant"
                     )
-                if read is not None:
+                if counted_with_writes:
                     limit.count()
         except unit_of_work.GuardFailed:
             # Another refresh took the token first, or its session ended, while this one was
-            # under way: nothing of this one was written (its count held in the database
-            # neither), and its tokens were never valid.
+            # under way: nothing of this one was written (a count held in the database neither),
+            # and its tokens were never valid.
             refused = {"client_id": client_id, "refused": "invalid_grant"}
             record(event, caller, None, scope.user_id, **refused)
             if Validator.taken_meanwhile(scope.family):
                 record("oidc.refresh_reuse", caller, None, scope.user_id, **refused)
-            if limit.in_database:
+            if counted_with_writes and limit.in_database:
                 limit.count()
-            return _oauth_error(400, "invalid_grant", "the refresh token was used already")
+            return _oauth_error(
+                400, "invalid_grant", "the refresh token was used already, or its session ended"
+            )
         response = HttpResponse(body, status=status)
         for name, value in headers.items():
             response[name] = value
