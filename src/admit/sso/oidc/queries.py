@@ -4,11 +4,12 @@ introspection and the refresh grant.
 Built by the ORM, the access token with its client, person and session (``select_related``
 of three wide tables) cost about 1.2 ms of CPU per introspection, four times what a request
 to ``GET /health`` costs in all; the columns introspection answers with, read in one written-
-out statement, cost a tenth of that. The refresh grant likewise reads its token, session and
-person in one statement, and holds its writes (the rotation, the new tokens) to the end of
-the token endpoint's unit of work, which sends them with the audit row as one statement on
-PostgreSQL (``admit.sso.oidc.validator``). Both read the client that authenticates them in
-one statement too. Table and column names come from the models' metadata; values are
+out statement, cost a tenth of that. The refresh grant reads its client, the client's rate
+count and its token with the token's session and person in one statement (``refresh_grant``),
+and holds its writes (the rotation, the new tokens) to the end of the token endpoint's unit of
+work, which sends them with the count and the audit row as one statement on PostgreSQL
+(``admit.sso.oidc.validator``). Introspection reads the client that authenticates it in one
+statement too. Table and column names come from the models' metadata; values are
 parameters.
 """
 

@@ -208,13 +208,15 @@ class Validator(OAuth2Validator):
     # The refresh grant is a relying party's hot path, so its storage is admit's own rather
     # than django-oauth-toolkit's (which reads the presented token three times and the client
     # twice, and locks rows it then deletes through Django's collector): one written-out read
-    # of the token with its session and person; then its writes -- the session's renewal, the
-    # conditional update that takes the old token, the deletion of its access token, the new
-    # ID token, access token and refresh token -- are held to the end of the token endpoint's
-    # unit of work (``views.TokenView``), which sends them with the audit row as one statement
-    # on PostgreSQL. If another refresh took the token first, or the session ended meanwhile,
-    # nothing of it is written (``unit_of_work.GuardFailed``). oauthlib still validates the
-    # request, makes the tokens and the answer.
+    # of the client and of the token with its session and person, made by the token endpoint
+    # before oauthlib starts (``queries.refresh_grant``, found here in ``issuing.current()``);
+    # then its writes -- the session's renewal, the conditional update that takes the old
+    # token, the deletion of its access token, the new ID token, access token and refresh
+    # token -- are held to the end of the token endpoint's unit of work (``views.TokenView``),
+    # which sends them with the rate count and the audit row as one statement on PostgreSQL.
+    # If another refresh took the token first, or the session ended meanwhile, nothing of it is
+    # written (``unit_of_work.GuardFailed``). oauthlib still validates the request, makes the
+    # tokens and the answer.
 
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
