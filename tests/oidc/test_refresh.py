@@ -180,8 +180,8 @@ def test_a_refresh_whose_session_ends_while_it_is_answered_gets_nothing(
 ):
     """The session ends (its owner signs out everywhere) after the refresh read it and before
     it wrote: the refresh is refused and leaves no token and no session behind, whether it
-    would have renewed the session (the renewal finds no row) or not (the new tokens' reference
-    to the session fails)."""
+    would have renewed the session or not (either way, the new tokens' reference to the
+    session fails)."""
     log_in(browser, "alice", GOOD_PASSWORD)
     signed_in = browser
     new = make_client()
