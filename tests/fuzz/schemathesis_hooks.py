@@ -9,8 +9,12 @@ a super-user's name and password, a registered remote server's uuid and key, and
 - A session token field (``ust``, ``current_ust``, ``target_ust``, in the body or the query
   string) that was generated as a string is replaced by a live ``ust`` in about half the
   cases, chosen from the generated value itself so that a case replays the same way
-  (Hypothesis runs a case again while it shrinks). Values of other types are left alone:
-  they are negative cases, which must still be refused.
+  (Hypothesis runs a case again while it shrinks). Negative cases must still be refused, so
+  a value that breaks the field's schema (another type, a control character) is left alone,
+  and so is every token of a query string generated in negative mode: there schemathesis
+  counts as invalid values that read the same on the wire as valid ones (``data`` made a
+  boolean is sent as ``data=false``, a list of one name), and a live session would turn
+  such a case into an accepted request that it reports as "schema-violating".
 - Requests to the remote-server API get the server's HTTP Basic credentials in about half the
   cases, unless the case has an ``Authorization`` header already.
 
@@ -29,6 +33,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -41,6 +46,8 @@ from urllib.parse import urlsplit
 import schemathesis
 
 UST_FIELDS = ("ust", "current_ust", "target_ust")
+# What the document's pattern for these fields refuses (admit.core text rules).
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 # A request with the super-user's session answered with one of these: check the session.
 SESSION_IN_DOUBT = {
     "E003004",  # password expired
@@ -147,12 +154,22 @@ def _chosen(value: object) -> bool:
     return zlib.crc32(repr(value).encode()) % 2 == 0
 
 
+def _negative_query(case: Any) -> bool:
+    """Whether schemathesis generated the case's query string to break its schema."""
+    components = case.meta.components if case.meta is not None else {}
+    return any(
+        location == "query" and info.mode == schemathesis.GenerationMode.NEGATIVE
+        for location, info in components.items()
+    )
+
+
 def _with_session(container: Any, path: str) -> None:
     if not isinstance(container, dict):
         return
     for name in UST_FIELDS:
         value = container.get(name)
-        if isinstance(value, str) and _chosen(value):
+        valid = isinstance(value, str) and not CONTROL_CHARACTER.search(value)
+        if valid and _chosen(value):
             ust = spare_ust() if path == TOTP_PATH else admin_ust()
             if ust is not None:
                 container[name] = ust
@@ -162,7 +179,8 @@ def _with_session(container: Any, path: str) -> None:
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     path = case.operation.path
     _with_session(case.body, path)
-    _with_session(case.query, path)
+    if not _negative_query(case):
+        _with_session(case.query, path)
     if path.startswith("/api/v1/remotes/server/"):
         headers = case.headers if isinstance(case.headers, dict) else {}
         if "authorization" not in {name.lower() for name in headers} and _chosen(case.body):
