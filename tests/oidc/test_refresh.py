@@ -71,9 +71,11 @@ def test_a_refresh_gives_a_new_pair_and_ends_the_old_access_token(signed_in, ali
 
 
 @pytest.mark.django_db
-def test_a_refresh_brings_a_signed_id_token_with_its_row(signed_in, alice):
+def test_a_refresh_brings_a_signed_id_token_with_its_row(signed_in, alice, clock):
     new = make_client()
-    first = tokens_for(signed_in, new, Pkce())
+    first = tokens_for(signed_in, new, Pkce(), nonce="first-nonce")
+    original = id_token_claims(signed_in, first["id_token"])
+    clock.advance(minutes=3)
 
     second = refresh(signed_in, new, first["refresh_token"]).json()
 
@@ -82,7 +84,11 @@ def test_a_refresh_brings_a_signed_id_token_with_its_row(signed_in, alice):
     assert claims["aud"] == new.client.client_id
     assert claims["iss"] == issuer()
     assert claims["acr"] == "1" and claims["amr"] == ["pwd"]
-    assert claims["jti"] != id_token_claims(signed_in, first["id_token"])["jti"]
+    assert claims["jti"] != original["jti"]
+    # OpenID Connect Core 12.2: the log-in's time, not the refresh's; no nonce.
+    assert original["nonce"] == "first-nonce"
+    assert claims["auth_time"] == original["auth_time"]
+    assert "nonce" not in claims
     # The new access token is tied to that ID token's row, which is the session's.
     access_token = AccessToken.objects.get()
     assert str(access_token.id_token.jti) == claims["jti"]
