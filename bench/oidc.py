@@ -16,9 +16,10 @@ time each:
 - ``GET /health``, a constant JSON body through the same server (the framework ceiling);
 
 the three taken in turn in slices (``--rounds``). A refresh counts only when it is answered
-200 with a new refresh token and an access token, an introspection only when it is answered
-200 with ``"active": true``. The last line is ``ratio: R``, the lower of introspection/ceiling
-and refresh/ceiling; the floors are introspection >= 0.50 and refresh >= 0.25.
+200 with a new refresh token, an access token and an ID token, an introspection only when it
+is answered 200 with ``"active": true``. The last line is ``ratio: R``, the lower of
+introspection/ceiling and refresh/ceiling; the floors are introspection >= 0.50 and
+refresh >= 0.25.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ class Browser:
 @dataclass(frozen=True)
 class RefreshChain:
     """A relying party refreshing its tokens: each refresh sends the refresh token the one
-    before returned (``load.Chain``). A good answer is a 200 with an access token and a new
-    refresh token."""
+    before returned (``load.Chain``). A good answer is a 200 with an access token, an ID token
+    and a new refresh token."""
 
     def request(self, state: str) -> Request:
         body = urlencode({"grant_type": "refresh_token", "refresh_token": state}).encode()
@@ -158,7 +159,9 @@ class RefreshChain:
         except ValueError:
             return None
         fresh = tokens.get("refresh_token")
-        if not tokens.get("access_token") or not fresh or fresh == state:
+        if not tokens.get("access_token") or not tokens.get("id_token"):
+            return None  # the scope has openid: a refresh without an ID token is not the work
+        if not fresh or fresh == state:
             return None
         return fresh
 
