@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 import schemathesis
 
 UST_FIELDS = ("ust", "current_ust", "target_ust")
-# What the document's pattern for these fields refuses (admit.core text rules).
+# What the OpenAPI document's pattern for these fields, ^[^\u0000-\u001f\u007f-\u009f]*$, refuses.
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 # A request with the super-user's session answered with one of these: check the session.
 SESSION_IN_DOUBT = {
