@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -191,6 +192,20 @@ def test_without_a_terminal_all_values_given_make_the_superuser(capsys, monkeypa
     user = User.objects.get()
     assert user.is_superuser and user.check_password(GOOD_PASSWORD)
     assert capsys.readouterr().out == f"Super-user boss created ({user.user_id}).\n"
+
+
+@pytest.mark.django_db
+def test_a_command_run_in_a_django_process_leaves_its_logging_alone(capsys, monkeypatch):
+    """In a process where Django is set up already (the test suite), a command does not
+    configure logging again: its handler would write to this test's captured stderr, closed
+    once the test ends, and every later log line would be a "Logging error"."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    monkeypatch.setenv("ADMIT_SUPERUSER_PASSWORD", GOOD_PASSWORD)
+    before = list(logging.getLogger().handlers)
+    main(["createsuperuser", "--username", "boss", "--email", "boss@example.com"])
+    assert logging.getLogger().handlers == before
+    streams = [getattr(handler, "stream", None) for handler in logging.getLogger().handlers]
+    assert sys.stderr not in streams
 
 
 # --- createsuperuser in a terminal ---------------------------------------------------------

@@ -49,9 +49,15 @@ def _first_line(error: BaseException) -> str:
 def _django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "admit.settings")
     import django
+    from django.apps import apps
 
     from admit.config import ConfigError
 
+    if apps.ready:
+        # Set up already (a caller in a process that runs Django, such as the test suite).
+        # django.setup() would configure logging again, binding its handler to whatever
+        # sys.stderr is at this moment, which such a caller may close afterwards.
+        return
     try:
         django.setup()
     except ConfigError as exc:
