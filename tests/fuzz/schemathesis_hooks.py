@@ -10,8 +10,9 @@ a super-user's name and password, a registered remote server's uuid and key, and
   string) that was generated as a string is replaced by a live ``ust`` in about half the
   cases, chosen from the generated value itself so that a case replays the same way
   (Hypothesis runs a case again while it shrinks). Negative cases must still be refused, so
-  a value that breaks the field's schema (another type, a control character) is left alone,
-  and so is every token of a query string generated in negative mode: there schemathesis
+  a value that breaks the field's schema (another type, a control character or a lone
+  surrogate: what ``admit.core.names.control_character`` finds) is left alone, and so is
+  every token of a query string generated in negative mode: there schemathesis
   counts as invalid values that read the same on the wire as valid ones (``data`` made a
   boolean is sent as ``data=false``, a list of one name), and a live session would turn
   such a case into an accepted request that it reports as "schema-violating".
@@ -33,7 +34,6 @@ import base64
 import http.client
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -45,9 +45,9 @@ from urllib.parse import urlsplit
 
 import schemathesis
 
+from admit.core.names import control_character  # what admit refuses in these fields
+
 UST_FIELDS = ("ust", "current_ust", "target_ust")
-# What the OpenAPI document's pattern for these fields, ^[^\u0000-\u001f\u007f-\u009f]*$, refuses.
-CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 # A request with the super-user's session answered with one of these: check the session.
 SESSION_IN_DOUBT = {
     "E003004",  # password expired
@@ -168,7 +168,7 @@ def _with_session(container: Any, path: str) -> None:
         return
     for name in UST_FIELDS:
         value = container.get(name)
-        valid = isinstance(value, str) and not CONTROL_CHARACTER.search(value)
+        valid = isinstance(value, str) and not control_character(value)
         if valid and _chosen(value):
             ust = spare_ust() if path == TOTP_PATH else admin_ust()
             if ust is not None:

@@ -58,9 +58,9 @@ def a_case(mode: schemathesis.GenerationMode):
         return operation.as_strategy(generation_mode=mode).example()
 
 
-def chosen_token(hooks) -> str:
-    """A clean token value of the half that the hooks replace."""
-    return next(f"zust{n:032x}" for n in range(100) if hooks._chosen(f"zust{n:032x}"))
+def chosen_token(hooks, prefix: str = "zust") -> str:
+    """A token value, starting with ``prefix``, of the half that the hooks would replace."""
+    return next(t for n in range(100) if hooks._chosen(t := f"{prefix}{n:032x}"))
 
 
 def test_a_positive_query_gets_the_live_session(hooks):
@@ -82,7 +82,7 @@ def test_a_negative_query_keeps_its_own_token(hooks):
 
 
 def test_a_token_with_a_control_character_is_left_alone(hooks):
-    token = next(t for n in range(100) if hooks._chosen(t := f"zust\x00{n:031x}"))
+    token = chosen_token(hooks, prefix="zust\x00")
     body = {"ust": token}
 
     hooks._with_session(body, "/zato/sso/user")
