@@ -3,23 +3,27 @@ ceiling.
 
 Run from the repository root:  .venv/bin/python bench/oidc.py [--seconds 10]
 
-``admit serve`` on a fresh PostgreSQL database with one super-user and one confidential
-client that skips consent. The tokens are obtained as a relying party would: a browser
+``admit serve`` on a fresh PostgreSQL database with one super-user and two confidential
+clients that skip consent: one as ``admit apps add-client`` makes it, and one added with
+``--refresh-id-token``. The tokens are obtained as a relying party would: a browser
 (``requests.Session``) logs in on ``/login/`` with its CSRF token, ``GET /oidc/authorize/``
 answers with a code, ``POST /oidc/token/`` exchanges it. From a separate process, for a fixed
 time each:
 
-- ``POST /oidc/token/`` ``grant_type=refresh_token`` (``client_secret_basic``): every
-  connection keeps its own chain, each refresh sending the refresh token the one before it
-  returned (a refresh token is good once: it rotates); each chain belongs to its own log-in;
+- ``POST /oidc/token/`` ``grant_type=refresh_token`` (``client_secret_basic``) by the default
+  client: every connection keeps its own chain, each refresh sending the refresh token the one
+  before it returned (a refresh token is good once: it rotates); each chain belongs to its own
+  log-in;
+- the same by the client with ``--refresh-id-token``, whose answers carry a new signed ID token
+  too (for information: the floor is the default client's);
 - ``POST /oidc/introspect/`` of live access tokens (HTTP Basic), round-robin;
 - ``GET /health``, a constant JSON body through the same server (the framework ceiling);
 
-the three taken in turn in slices (``--rounds``). A refresh counts only when it is answered
-200 with a new refresh token, an access token and an ID token, an introspection only when it
-is answered 200 with ``"active": true``. The last line is ``ratio: R``, the lower of
-introspection/ceiling and refresh/ceiling; the floors are introspection >= 0.50 and
-refresh >= 0.25.
+the four taken in turn in slices (``--rounds``). A refresh counts only when it is answered
+200 with a new refresh token, an access token and, exactly when its client asked for one, an
+ID token; an introspection only when it is answered 200 with ``"active": true``. The last line
+is ``ratio: R``, the lower of introspection/ceiling and refresh/ceiling; the floors are
+introspection >= 0.50 and refresh >= 0.25.
 """
 
 from __future__ import annotations
@@ -49,16 +53,19 @@ ACCESS_TOKEN_LIFETIME = 3600
 FLOORS = {"introspection": 0.50, "refresh": 0.25}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
-# Run by ``admit manage shell``: the client, made through admit's own registry.
-ADD_CLIENT = f"""
+# Run by ``admit manage shell``: the clients, made through admit's own registry.
+ADD_CLIENTS = f"""
 import json
 from admit.core.context import Caller
 from admit.sso.oidc import clients
-new = clients.add_client(
-    {APP!r}, [{REDIRECT_URI!r}], Caller(cid="bench", remote_ip="127.0.0.1", user_agent="bench"),
-    skip_consent=True,
-)
-print(json.dumps({{"client_id": new.client.client_id, "secret": new.secret}}))
+made = [
+    clients.add_client(
+        {APP!r}, [{REDIRECT_URI!r}], Caller(cid="bench", remote_ip="127.0.0.1", user_agent="bench"),
+        skip_consent=True, refresh_id_token=refresh_id_token,
+    )
+    for refresh_id_token in (False, True)
+]
+print(json.dumps([{{"client_id": new.client.client_id, "secret": new.secret}} for new in made]))
 """
 
 
@@ -73,8 +80,9 @@ class Credentials:
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
-def set_up(server: Server) -> Credentials:
-    """The super-user (CLI) and the client (admit's client registry, through the CLI)."""
+def set_up(server: Server) -> tuple[Credentials, Credentials]:
+    """The super-user (CLI) and the clients (admit's client registry, through the CLI): the
+    default one, and one with ``--refresh-id-token``."""
     server.admit(
         "createsuperuser",
         "--username",
@@ -83,8 +91,9 @@ def set_up(server: Server) -> Credentials:
         "bench@example.com",
         extra_env={"ADMIT_SUPERUSER_PASSWORD": PASSWORD},
     )
-    made = json.loads(server.admit("manage", "shell", "-c", ADD_CLIENT).strip().splitlines()[-1])
-    return Credentials(made["client_id"], made["secret"])
+    output = server.admit("manage", "shell", "-c", ADD_CLIENTS).strip().splitlines()[-1]
+    default, with_id_token = (Credentials(c["client_id"], c["secret"]) for c in json.loads(output))
+    return default, with_id_token
 
 
 class Browser:
@@ -144,8 +153,10 @@ class Browser:
 @dataclass(frozen=True)
 class RefreshChain:
     """A relying party refreshing its tokens: each refresh sends the refresh token the one
-    before returned (``load.Chain``). A good answer is a 200 with an access token, an ID token
-    and a new refresh token."""
+    before returned (``load.Chain``). A good answer is a 200 with an access token, a new
+    refresh token and, if and only if the client asked for one (``id_token``), an ID token."""
+
+    id_token: bool
 
     def request(self, state: str) -> Request:
         body = urlencode({"grant_type": "refresh_token", "refresh_token": state}).encode()
@@ -159,11 +170,15 @@ class RefreshChain:
         except ValueError:
             return None
         fresh = tokens.get("refresh_token")
-        if not tokens.get("access_token") or not tokens.get("id_token"):
-            return None  # the scope has openid: a refresh without an ID token is not the work
+        if not tokens.get("access_token") or bool(tokens.get("id_token")) != self.id_token:
+            return None  # not the work this client's refresh is (Client.refresh_id_token)
         if not fresh or fresh == state:
             return None
         return fresh
+
+
+def refreshes(credentials: Credentials, chains: list[str], *, id_token: bool) -> Phase:
+    return Phase([], "", FORM | credentials.basic, RefreshChain(id_token), list(chains))
 
 
 def introspections(credentials: Credentials, access_tokens: list[str]) -> Phase:
@@ -185,12 +200,15 @@ def main() -> None:
         temporary_database() as database_url,
         admit_server(database_url, args.workers, policy) as server,
     ):
-        credentials = set_up(server)
+        credentials, with_id_token = set_up(server)
         # One log-in (one admit session) per refresh chain, as separate people would have.
-        chains = [
-            Browser(server.port).tokens(credentials)["refresh_token"]
-            for _ in range(args.connections)
-        ]
+        chains = {
+            client: [
+                Browser(server.port).tokens(client)["refresh_token"]
+                for _ in range(args.connections)
+            ]
+            for client in (credentials, with_id_token)
+        }
         browser = Browser(server.port)
         access_tokens = [
             browser.tokens(credentials)["access_token"] for _ in range(INTROSPECTED_TOKENS)
@@ -198,21 +216,28 @@ def main() -> None:
         phases = {
             "ceiling": Phase([("GET", "/health", None)], '"ok"'),
             "introspection": introspections(credentials, access_tokens),
-            "refresh": Phase([], "", FORM | credentials.basic, RefreshChain(), list(chains)),
+            "refresh": refreshes(credentials, chains[credentials], id_token=False),
+            "refresh with ID token": refreshes(with_id_token, chains[with_id_token], id_token=True),
         }
         # Warm-up, unmeasured; the refresh chains go on from where it left them.
         warm = [phases["ceiling"].requests[0], *phases["introspection"].requests[:10]]
         drive(server.port, warm, 2.0, args.connections, headers=phases["introspection"].headers)
-        refresh = phases["refresh"]
-        refresh.states = drive(
-            server.port, [], 1.0, 0, "", refresh.headers, None, refresh.chain, refresh.states
-        ).states
+        for name in ("refresh", "refresh with ID token"):
+            chain = phases[name]
+            chain.states = drive(
+                server.port, [], 1.0, 0, "", chain.headers, None, chain.chain, chain.states
+            ).states
         loads = interleaved(
             server.port, phases, args.seconds, args.rounds, args.connections, server.cpu_meter()
         )
-        broken_chains = sum(state is None for state in phases["refresh"].states)
+        broken_chains = sum(
+            state is None
+            for name in ("refresh", "refresh with ID token")
+            for state in phases[name].states
+        )
 
     ceiling, introspected, refreshed = loads["ceiling"], loads["introspection"], loads["refresh"]
+    signed = loads["refresh with ID token"]
     ratios = {
         "introspection": introspected.rate / ceiling.rate if ceiling.rate else 0.0,
         "refresh": refreshed.rate / ceiling.rate if ceiling.rate else 0.0,
@@ -223,15 +248,17 @@ def main() -> None:
     )
     print(f"{policy_note}; [oidc] access_token_lifetime = {ACCESS_TOKEN_LIFETIME}")
     print(
-        f"refresh chains: {len(chains)} (one log-in each), broken: {broken_chains};"
-        f" introspected access tokens: {len(access_tokens)}"
+        f"refresh chains: {args.connections} per client (one log-in each), broken:"
+        f" {broken_chains}; introspected access tokens: {len(access_tokens)}"
     )
     print(ceiling.line("ceiling (GET /health)"))
     print(introspected.line("introspections (POST /oidc/introspect/)"))
     print(refreshed.line("refresh grants (POST /oidc/token/ grant_type=refresh_token)"))
-    for load in (ceiling, introspected, refreshed):
+    print(signed.line("refresh grants of a client with --refresh-id-token (information)"))
+    everything = (ceiling, introspected, refreshed, signed)
+    for load in everything:
         print(load.cpu_line())
-    for load in (ceiling, introspected, refreshed):
+    for load in everything:
         if load.errors:
             print(f"  error sample: {load.error_sample}")
     for name, load in (("introspection", introspected), ("refresh", refreshed)):
@@ -241,7 +268,11 @@ def main() -> None:
             f"{name} {load.rate:.0f}/s: {ratios[name]:.2f} of the ceiling {ceiling.rate:.0f}/s"
             f" (floor {floor:.2f}: {'met' if ok else 'NOT met'})"
         )
-    failed = ceiling.errors or introspected.errors or refreshed.errors or broken_chains
+    print(
+        f"refresh with an ID token {signed.rate:.0f}/s:"
+        f" {signed.rate / ceiling.rate if ceiling.rate else 0.0:.2f} of the ceiling (no floor)"
+    )
+    failed = any(load.errors for load in everything) or broken_chains
     if failed:
         print("ERRORS: some answers were not good ones (see the error samples)")
     print(f"ratio: {min(ratios.values()):.2f}")

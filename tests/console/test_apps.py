@@ -61,6 +61,7 @@ def test_adding_a_client_shows_its_secret_once(console, superuser):
             "redirect_uris": f"{REDIRECT_URI}\r\n https://crm.example.com/cb \r\n",
             "post_logout_redirect_uris": "https://crm.example.com/bye",
             "algorithm": "ES256",
+            "refresh_id_token": "on",
         },
     )
     page = answer.content.decode()
@@ -76,7 +77,9 @@ def test_adding_a_client_shows_its_secret_once(console, superuser):
         False,
         "ES256",
     )
-    assert secret not in console.get(APPS).content.decode()
+    assert client.refresh_id_token
+    listed = console.get(APPS).content.decode()
+    assert secret not in listed and "ES256, ID token on refresh" in listed
     row = AuditEvent.objects.get(event="oidc.client_add")
     assert row.actor_user_id == superuser.user_id and secret not in str(row.extra_data)
 
@@ -86,7 +89,8 @@ def test_a_public_client_is_shown_without_a_secret(console):
         "/console/apps/new/",
         {"app": "ERP", "redirect_uris": REDIRECT_URI, "public": "on", "algorithm": "RS256"},
     ).content.decode()
-    assert Client.objects.get().is_public
+    client = Client.objects.get()
+    assert client.is_public and not client.refresh_id_token  # not asked for
     assert 'class="secret"' not in page and "a public client uses PKCE" in page
 
 

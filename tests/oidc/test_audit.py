@@ -45,7 +45,7 @@ def everything_in(row: AuditEvent) -> str:
 
 
 def test_every_step_is_audited_and_no_secret_is(browser, alice):
-    new = make_client()
+    new = make_client(refresh_id_token=True)  # so that a refresh issues every kind of token
     log_in(browser, alice.username, GOOD_PASSWORD)
     secrets = [new.secret, GOOD_PASSWORD, ust_of(browser)]
 

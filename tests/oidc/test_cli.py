@@ -80,6 +80,7 @@ def test_add_client_prints_the_secret_once_and_the_discovery_url(capsys):
         False,
         "RS256",
     )
+    assert not client.refresh_id_token
     assert AuditEvent.objects.get(event="oidc.client_add").outcome == "ok"
     # ``show`` and ``list`` never print it again.
     assert secret not in admit(capsys, "apps", "show", client.client_id)
@@ -87,10 +88,12 @@ def test_add_client_prints_the_secret_once_and_the_discovery_url(capsys):
 
 
 def test_a_public_client_has_no_secret_and_its_options_are_kept(capsys):
-    made = add(capsys, "--public", "--skip-consent", "--algorithm", "ES256")
+    made = add(capsys, "--public", "--skip-consent", "--algorithm", "ES256", "--refresh-id-token")
     assert set(made) == {"client_id", "discovery"}
     client = Client.objects.get(client_id=made["client_id"])
     assert (client.is_public, client.skip_authorization, client.algorithm) == (True, True, "ES256")
+    assert client.refresh_id_token
+    assert json.loads(admit(capsys, "apps", "show", client.client_id, "--json"))["refresh_id_token"]
     out = admit(capsys, "apps", "add-client", "ERP", "--redirect-uri", REDIRECT_URI, "--public")
     assert "client_secret" not in out and "no secret" in out
 
@@ -148,6 +151,7 @@ def test_show_names_one_client_and_an_unknown_id_is_one_line(capsys):
     assert shown["app"] == "CRM" and shown["redirect_uris"] == [REDIRECT_URI]
     assert shown["post_logout_redirect_uris"] == ["https://crm.example.com/bye"]
     assert shown["consents"] == 0
+    assert shown["refresh_id_token"] is False
     text = admit(capsys, "apps", "show", made["client_id"])
     assert "type:" in text and "confidential" in text
     assert refused(capsys, "apps", "show", "no-such-client") == "admit: no client 'no-such-client'"

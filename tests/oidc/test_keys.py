@@ -58,7 +58,7 @@ def verified(browser, new, id_token: str, nonce: str | None) -> dict:
 
 def test_an_id_token_verifies_and_says_who_and_how(browser, alice):
     log_in(browser, alice.username, GOOD_PASSWORD)
-    new = make_client()
+    new = make_client(refresh_id_token=True)
 
     tokens = tokens_for(browser, new, Pkce(), nonce="n-0S6_WzA2Mj")
 

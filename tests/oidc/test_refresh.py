@@ -71,8 +71,29 @@ def test_a_refresh_gives_a_new_pair_and_ends_the_old_access_token(signed_in, ali
 
 
 @pytest.mark.django_db
-def test_a_refresh_brings_a_signed_id_token_with_its_row(signed_in, alice, clock):
+def test_by_default_a_refresh_answers_without_an_id_token(signed_in, alice):
+    """OpenID Connect Core 12.2: the relying party keeps the ID token of the log-in."""
     new = make_client()
+    first = tokens_for(signed_in, new, Pkce())
+
+    response = refresh(signed_in, new, first["refresh_token"])
+
+    assert response.status_code == 200, response.content
+    second = response.json()
+    assert "id_token" not in second
+    assert second["scope"].split() == first["scope"].split()
+    assert is_live(signed_in, new, second["access_token"])
+    # No ID token was signed, so no row for one: only the log-in's is there.
+    login = IDToken.objects.get()
+    assert id_token_claims(signed_in, first["id_token"])["jti"] == str(login.jti)
+    assert AccessToken.objects.get().id_token is None
+
+
+@pytest.mark.django_db
+def test_a_client_that_asks_gets_a_signed_id_token_with_its_row_from_every_refresh(
+    signed_in, alice, clock
+):
+    new = make_client(refresh_id_token=True)
     first = tokens_for(signed_in, new, Pkce(), nonce="first-nonce")
     original = id_token_claims(signed_in, first["id_token"])
     clock.advance(minutes=3)
@@ -158,7 +179,7 @@ def test_of_two_refreshes_with_one_token_at_once_one_wins_and_the_family_dies(
     its family, the winner's new tokens included, is revoked, as on any reuse. Here the
     winner has even refreshed again before the loser writes, so only the take of the token
     (not a unique index on what the winner wrote) can stop the loser."""
-    new = make_client()
+    new = make_client(refresh_id_token=True)
     first = tokens_for(signed_in, new, Pkce())
 
     won = refresh(signed_in, new, first["refresh_token"])
@@ -289,7 +310,7 @@ def test_a_refresh_reads_the_person_once_and_never_their_secrets(signed_in, alic
     """One read finds the client, the token, its session and its person; nothing reads the
     person again (a deferred field would), and the password digest and TOTP secret are not
     read at all."""
-    statements, tokens = refresh_statements(signed_in, make_client())
+    statements, tokens = refresh_statements(signed_in, make_client(refresh_id_token=True))
 
     assert sum('"sso_user"' in statement for statement in statements) == 1
     assert not any('"password"' in s or '"totp_secret"' in s for s in statements)

@@ -199,6 +199,7 @@ def add_oidc_client(
     public: bool = False,
     skip_consent: bool = False,
     algorithm: str = Client.RS256_ALGORITHM,
+    refresh_id_token: bool = False,
 ) -> clients.NewClient:
     admin = superuser_for(ust)
     return clients.add_client(
@@ -209,6 +210,7 @@ def add_oidc_client(
         public=public,
         skip_consent=skip_consent,
         algorithm=algorithm,
+        refresh_id_token=refresh_id_token,
         actor=admin.user_id,
     )
 

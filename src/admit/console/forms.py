@@ -260,6 +260,11 @@ class NewClientForm(forms.Form):
         choices=[("RS256", "RS256 (RSA, the default)"), ("ES256", "ES256 (ECDSA P-256)")],
         initial="RS256",
     )
+    refresh_id_token = forms.BooleanField(
+        required=False,
+        label="Answer every refresh with a new ID token too (for apps that want one, such as"
+        " kubelogin)",
+    )
 
     # The flow's field names (InputError details) and the form's.
     FIELDS = {

@@ -345,6 +345,7 @@ def app_new(request: HttpRequest) -> HttpResponse:
                 public=data["public"],
                 skip_consent=data["skip_consent"],
                 algorithm=data["algorithm"],
+                refresh_id_token=data["refresh_id_token"],
             )
         except AdmitError as error:
             form.add_flow_error(error)

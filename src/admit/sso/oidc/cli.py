@@ -44,6 +44,7 @@ def describe(client: Client) -> dict[str, object]:
         "redirect_uris": client.redirect_uris.split(),
         "post_logout_redirect_uris": client.post_logout_redirect_uris.split(),
         "algorithm": client.algorithm,
+        "refresh_id_token": client.refresh_id_token,
         "created": client.created.isoformat(timespec="seconds"),
         "updated": client.updated.isoformat(timespec="seconds"),
         "consents": client.consents.count(),
@@ -136,6 +137,7 @@ def run_apps(args: argparse.Namespace) -> None:
                 public=args.public,
                 skip_consent=args.skip_consent,
                 algorithm=args.algorithm,
+                refresh_id_token=args.refresh_id_token,
             )
             print(_new_client_json(new) if args.json else "\n".join(_secret_lines(new, "Added")))
         elif args.action == "list":
@@ -261,6 +263,13 @@ def _add_apps(commands: argparse._SubParsersAction) -> None:
         choices=["RS256", "ES256"],
         default="RS256",
         help="how the client's ID tokens are signed (default: %(default)s)",
+    )
+    add.add_argument(
+        "--refresh-id-token",
+        action="store_true",
+        help="answer every refresh with a new ID token too, for apps that want one (kubelogin);"
+        " default: a refresh answers with a new access and refresh token, and the app keeps the"
+        " ID token of the log-in",
     )
     action("list")
     for name in ("show", "rotate-secret", "remove"):

@@ -89,6 +89,7 @@ def add_client(
     public: bool = False,
     skip_consent: bool = False,
     algorithm: str = Client.RS256_ALGORITHM,
+    refresh_id_token: bool = False,
     actor: str = "",
 ) -> NewClient:
     """``actor``: the super-user's id when one acts in the console (the CLI has none)."""
@@ -124,6 +125,7 @@ def add_client(
             hash_client_secret=True,
             skip_authorization=skip_consent,
             algorithm=algorithm,
+            refresh_id_token=refresh_id_token,
         )
         client.save()
         audit.extra_data.update({"client_id": client.client_id, "public": public})

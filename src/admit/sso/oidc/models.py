@@ -7,7 +7,8 @@ what admit adds:
 - every code and token belongs to the admit session (``sso.Session``) it was issued under, so
   ending that session -- by its owner, a super-user, a lock, a password change or reset, a
   deletion, the expiry sweep -- deletes them with it (``on_delete=CASCADE``);
-- a client belongs to an app of ``[apps]`` and may sign ID tokens with ES256;
+- a client belongs to an app of ``[apps]``, may sign ID tokens with ES256, and says whether
+  a refresh answer carries a new ID token;
 - redirect URIs match exactly, character for character;
 - the authorization code is kept as its SHA-256 digest, never as itself.
 
@@ -41,6 +42,11 @@ class Client(dot.AbstractApplication):
     algorithm = models.CharField(  # type: ignore[assignment]
         max_length=5, choices=ALGORITHM_TYPES, default=dot.AbstractApplication.RS256_ALGORITHM
     )
+    # Whether a refresh answer carries a new ID token (OpenID Connect Core 12.2 lets the
+    # provider choose). Off for a new client: signing one is the largest part of what a
+    # refresh costs, and a relying party keeps the ID token of the log-in. On for relying
+    # parties that want a new one from every refresh (kubelogin; see docs/oidc.md).
+    refresh_id_token = models.BooleanField(default=False)
 
     class Meta(dot.AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"

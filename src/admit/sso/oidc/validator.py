@@ -11,6 +11,8 @@ Only methods of oauthlib's ``RequestValidator`` interface and django-oauth-toolk
   (django-oauth-toolkit's ``REFRESH_TOKEN_REUSE_PROTECTION``). A refresh also needs the
   session live, the person still allowed in and the client's app still in ``[apps]
   login_allowed``; it renews the session, as any use of it does.
+- A refresh answer carries a new ID token only if the client asks for one
+  (``Client.refresh_id_token``).
 - Claims: ``sub`` is the user's ``user_id``; ``auth_time`` is when the session logged in;
   ``acr`` is ``"1"`` (password) or ``"2"`` (password and TOTP code), ``amr`` says the same in
   RFC 8176's words.
@@ -264,6 +266,12 @@ class Validator(OAuth2Validator):
             return False
         RefreshToken.revoke_family(family)
         return True
+
+    def refresh_id_token(self, request: Any) -> bool:
+        """oauthlib's hook: whether this refresh answer carries a new ID token. The client says
+        (``Client.refresh_id_token``); without one the relying party keeps the ID token of the
+        log-in, which still names the person and the log-in (OpenID Connect Core 12.2)."""
+        return bool(request.client.refresh_id_token)
 
     def get_original_scopes(
         self, refresh_token: str, request: Any, *args: Any, **kwargs: Any

@@ -31,9 +31,10 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
-from jwcrypto import jws
+from jwcrypto import jwk, jws, jwt
 from jwcrypto.common import JWException
 from oauth2_provider.exceptions import (
+    ClientIdMissmatch,
     InvalidIDTokenError,
     InvalidOIDCClientError,
     OAuthToolkitError,
@@ -59,7 +60,7 @@ from admit.http.requests import caller_of
 from admit.sso import flows
 from admit.sso.models import Session
 from admit.sso.oidc import consents, credentials, issuing, keys, queries
-from admit.sso.oidc.models import Client
+from admit.sso.oidc.models import Client, IDToken
 from admit.sso.oidc.record import record
 from admit.sso.oidc.validator import ACR_VALUES, Validator
 
@@ -514,12 +515,49 @@ def _names_clients(token: str) -> bool:
     )
 
 
+def _kept_id_token(hint: str, session: Session | None) -> IDToken | None:
+    """An ``id_token_hint`` that admit signed but django-oauth-toolkit no longer finds: an
+    unsaved row naming its client, and its person only if it belongs to the browser's current
+    log-in (``session``); None if admit did not sign it.
+
+    A relying party whose client takes no new ID token from a refresh (``Client.refresh_id_token``)
+    keeps the one of its log-in, whose row is swept once it has expired and no access token
+    refers to it (django-oauth-toolkit's ``clear_expired``); and the library checks a hint
+    with the client's key in use only, not one rotated out since. Here the signature is checked
+    against the published keys (the JWKS), the expiry left aside as for any hint; ``iss`` must
+    be admit's and ``aud`` name a client. A hint of another log-in than the current one names
+    no person, so the person is asked before being logged out (RP-Initiated Logout 1.0,
+    section 2)."""
+    published = jwk.JWKSet.from_json(json.dumps({"keys": keys.published()}))
+    try:
+        verified = jwt.JWT(jwt=hint, key=published, check_claims={}, expected_type="JWS")
+        claims = json.loads(verified.claims)
+    except (JWException, ValueError):
+        return None
+    if not isinstance(claims, dict) or claims.get("iss") != issuer():
+        return None
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    client = Client.objects.filter(client_id__in=audiences).first() if audiences else None
+    if client is None:
+        return None
+    person = None
+    if (
+        session is not None
+        and claims.get("sub") == session.user.user_id
+        and claims.get("auth_time") == int(session.created_at.timestamp())
+    ):
+        person = session.user
+    return IDToken(application=client, user=person)
+
+
 class LogoutView(RefusesControlCharacters, RPInitiatedLogoutView):
     """RP-initiated logout: with an ``id_token_hint`` of the person logged in here, at once;
     otherwise after they confirm. Ends the admit session, so every app's tokens issued under
     it die with it."""
 
     template_name = "oidc/logout.html"
+    admit_session: Session | None = None  # the browser's live admit session (``dispatch``)
 
     def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
         """The confirmation form leads on to the post-logout URI it carries, which
@@ -534,10 +572,19 @@ class LogoutView(RefusesControlCharacters, RPInitiatedLogoutView):
     def validate_logout_request_user(self, id_token_hint: str | None, client_id: str | None) -> Any:
         """django-oauth-toolkit reads the hint's ``aud`` before it checks the signature (to find
         the client's key) and fails with a 500 on a hint that is not a JWS of a JSON object
-        naming clients in text; such a hint is refused as invalid here first."""
+        naming clients in text; such a hint is refused as invalid here first. A hint the library
+        no longer finds may still be one admit signed (``_kept_id_token``)."""
         if id_token_hint and not _names_clients(id_token_hint):
             raise InvalidIDTokenError()
-        return super().validate_logout_request_user(id_token_hint, client_id)
+        try:
+            return super().validate_logout_request_user(id_token_hint, client_id)
+        except InvalidIDTokenError:
+            kept = _kept_id_token(id_token_hint or "", self.admit_session)
+            if kept is None:
+                raise
+        if client_id and kept.application.client_id != client_id:
+            raise ClientIdMissmatch()
+        return kept
 
     def get_request_application(self, id_token: Any, client_id: str | None) -> Any:
         """An unknown ``client_id`` is refused (the library would let DoesNotExist out)."""
@@ -546,7 +593,7 @@ class LogoutView(RefusesControlCharacters, RPInitiatedLogoutView):
         return super().get_request_application(id_token, client_id)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        session = browser_session(request)
+        session = self.admit_session = browser_session(request)
         if session is not None:
             request.user = session.user  # whom django-oauth-toolkit compares the hint with
         return super().dispatch(request, *args, **kwargs)
