@@ -97,7 +97,9 @@ class Registered:
     post_logout_redirect_uri: str
 
 
-def register(live: LiveAdmit, *, public: bool, algorithm: str) -> Registered:
+def register(
+    live: LiveAdmit, *, public: bool, algorithm: str, refresh_id_token: bool
+) -> Registered:
     """A client of the app CRM that asks for consent, registered in the server's database as
     the operator's tools do (``admit.sso.oidc.clients.add_client``)."""
     port = free_port()  # where rp.mjs will listen
@@ -109,7 +111,7 @@ def register(live: LiveAdmit, *, public: bool, algorithm: str) -> Registered:
         "from admit.sso.oidc.clients import add_client\n"
         f"new = add_client('CRM', [{redirect_uri!r}], Caller(),"
         f" post_logout_redirect_uris=({logout_uri!r},), public={public!r},"
-        f" skip_consent=False, algorithm={algorithm!r})\n"
+        f" skip_consent=False, algorithm={algorithm!r}, refresh_id_token={refresh_id_token!r})\n"
         "print(json.dumps({'client_id': new.client.client_id, 'secret': new.secret}))\n"
     )
     assert made.returncode == 0, made.stderr
@@ -172,10 +174,11 @@ class Script:
             self.process.wait(timeout=10)
 
 
+# public, algorithm, a new ID token from every refresh (``--refresh-id-token``)
 CASES = {
-    "public-RS256": (True, "RS256"),
-    "confidential-RS256": (False, "RS256"),
-    "confidential-ES256": (False, "ES256"),
+    "public-RS256": (True, "RS256", False),
+    "confidential-RS256": (False, "RS256", False),
+    "confidential-ES256-refresh-id-token": (False, "ES256", True),
 }
 
 
@@ -183,9 +186,11 @@ CASES = {
 def test_openid_client_signs_in_refreshes_and_logs_out(case, page, live_admit, relying_party):
     from playwright.sync_api import expect
 
-    public, algorithm = CASES[case]
+    public, algorithm, refresh_id_token = CASES[case]
     admit = live_admit.url
-    client = register(live_admit, public=public, algorithm=algorithm)
+    client = register(
+        live_admit, public=public, algorithm=algorithm, refresh_id_token=refresh_id_token
+    )
     script = Script(relying_party, live_admit, client, algorithm)
     try:
         # The app sends the person to admit, which asks them to log in, then whether to allow
@@ -231,7 +236,10 @@ def test_openid_client_signs_in_refreshes_and_logs_out(case, page, live_admit, r
 
     refresh = seen["refresh"]
     assert refresh["new_access_token"] and refresh["new_refresh_token"]
-    assert refresh["id_token_sub"] == user_id
+    if refresh_id_token:
+        assert refresh["id_token"] and refresh["id_token_sub"] == user_id
+    else:  # the app keeps the log-in's, and logs out with it below
+        assert not refresh["id_token"] and refresh["id_token_sub"] is None
 
     if not public:
         # A refresh replaces the access token: the old one is dead at once.

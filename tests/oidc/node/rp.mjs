@@ -136,13 +136,15 @@ async function main() {
   // 3. UserInfo, for the subject of the ID token (openid-client compares them).
   seen.userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
 
-  // 4. Refresh: a new access token, a new refresh token (admit rotates them), and a new ID
-  // token that openid-client checks against the first one's subject.
+  // 4. Refresh: a new access token, a new refresh token (admit rotates them), and, for a
+  // client added with --refresh-id-token, a new ID token that openid-client checks against the
+  // first one's subject.
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
   seen.refresh = {
     new_access_token: refreshed.access_token !== tokens.access_token,
     new_refresh_token:
       Boolean(refreshed.refresh_token) && refreshed.refresh_token !== tokens.refresh_token,
+    id_token: Boolean(refreshed.id_token),
     id_token_sub: refreshed.claims()?.sub ?? null,
   };
 
