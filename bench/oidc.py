@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from common import HOST, Server, admit_server, bench_args, bench_parser, temporary_database
-from load import Phase, Request, drive, interleaved
+from load import Load, Phase, Request, drive, interleaved
 from signup import bench_policy
 
 USERNAME, PASSWORD = "bench", "bench-Correct-Horse-42"
@@ -51,6 +51,7 @@ INTROSPECTED_TOKENS = 50
 # Access tokens live 300 s by default; the introspected ones are made before the run starts.
 ACCESS_TOKEN_LIFETIME = 3600
 FLOORS = {"introspection": 0.50, "refresh": 0.25}
+REFRESHES = ("refresh", "refresh with ID token")  # the phases that are refresh chains
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 # Run by ``admit manage shell``: the clients, made through admit's own registry.
@@ -177,8 +178,11 @@ class RefreshChain:
         return fresh
 
 
-def refreshes(credentials: Credentials, chains: list[str], *, id_token: bool) -> Phase:
-    return Phase([], "", FORM | credentials.basic, RefreshChain(id_token), list(chains))
+def refreshes(port: int, credentials: Credentials, connections: int, *, id_token: bool) -> Phase:
+    """A refresh chain per connection, each from a log-in (an admit session) of its own, as
+    separate people would have."""
+    chains = [Browser(port).tokens(credentials)["refresh_token"] for _ in range(connections)]
+    return Phase([], "", FORM | credentials.basic, RefreshChain(id_token), chains)
 
 
 def introspections(credentials: Credentials, access_tokens: list[str]) -> Phase:
@@ -201,14 +205,6 @@ def main() -> None:
         admit_server(database_url, args.workers, policy) as server,
     ):
         credentials, with_id_token = set_up(server)
-        # One log-in (one admit session) per refresh chain, as separate people would have.
-        chains = {
-            client: [
-                Browser(server.port).tokens(client)["refresh_token"]
-                for _ in range(args.connections)
-            ]
-            for client in (credentials, with_id_token)
-        }
         browser = Browser(server.port)
         access_tokens = [
             browser.tokens(credentials)["access_token"] for _ in range(INTROSPECTED_TOKENS)
@@ -216,13 +212,15 @@ def main() -> None:
         phases = {
             "ceiling": Phase([("GET", "/health", None)], '"ok"'),
             "introspection": introspections(credentials, access_tokens),
-            "refresh": refreshes(credentials, chains[credentials], id_token=False),
-            "refresh with ID token": refreshes(with_id_token, chains[with_id_token], id_token=True),
+            "refresh": refreshes(server.port, credentials, args.connections, id_token=False),
+            "refresh with ID token": refreshes(
+                server.port, with_id_token, args.connections, id_token=True
+            ),
         }
         # Warm-up, unmeasured; the refresh chains go on from where it left them.
         warm = [phases["ceiling"].requests[0], *phases["introspection"].requests[:10]]
         drive(server.port, warm, 2.0, args.connections, headers=phases["introspection"].headers)
-        for name in ("refresh", "refresh with ID token"):
+        for name in REFRESHES:
             chain = phases[name]
             chain.states = drive(
                 server.port, [], 1.0, 0, "", chain.headers, None, chain.chain, chain.states
@@ -230,18 +228,15 @@ def main() -> None:
         loads = interleaved(
             server.port, phases, args.seconds, args.rounds, args.connections, server.cpu_meter()
         )
-        broken_chains = sum(
-            state is None
-            for name in ("refresh", "refresh with ID token")
-            for state in phases[name].states
-        )
+        broken_chains = sum(state is None for name in REFRESHES for state in phases[name].states)
 
     ceiling, introspected, refreshed = loads["ceiling"], loads["introspection"], loads["refresh"]
     signed = loads["refresh with ID token"]
-    ratios = {
-        "introspection": introspected.rate / ceiling.rate if ceiling.rate else 0.0,
-        "refresh": refreshed.rate / ceiling.rate if ceiling.rate else 0.0,
-    }
+
+    def of_ceiling(load: Load) -> float:
+        return load.rate / ceiling.rate if ceiling.rate else 0.0
+
+    ratios = {"introspection": of_ceiling(introspected), "refresh": of_ceiling(refreshed)}
     print(
         f"cpus: {os.cpu_count()}, server workers: {args.workers}, connections: {args.connections}"
         f", phases in {args.rounds} rounds"
@@ -270,7 +265,7 @@ def main() -> None:
         )
     print(
         f"refresh with an ID token {signed.rate:.0f}/s:"
-        f" {signed.rate / ceiling.rate if ceiling.rate else 0.0:.2f} of the ceiling (no floor)"
+        f" {of_ceiling(signed):.2f} of the ceiling (no floor)"
     )
     failed = any(load.errors for load in everything) or broken_chains
     if failed:

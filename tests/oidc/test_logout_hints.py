@@ -119,8 +119,8 @@ def signed(claims: dict, key: jwk.JWK) -> str:
 
 
 def claims_of(id_token: str) -> dict:
-    published = jwk.JWKSet.from_json(json.dumps({"keys": keys.published()}))
-    return json.loads(jwt.JWT(jwt=id_token, key=published, check_claims={}).claims)
+    verified = jwt.JWT(jwt=id_token, key=keys.verification_set(), check_claims={})
+    return json.loads(verified.claims)
 
 
 def not_admits_key() -> jwk.JWK:

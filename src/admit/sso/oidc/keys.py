@@ -238,10 +238,23 @@ def algorithms() -> list[str]:
     return [alg for alg in ALGORITHMS if any(k.alg == alg and not k.retired_at for k in all_keys())]
 
 
-def published() -> list[dict]:
-    """The JWKS: keys in use, and retired keys still within their grace period."""
+def _published_keys() -> list[Key]:
+    """Keys in use, and retired keys still within their grace period."""
     cutoff = _now() - RETIRED_KEY_GRACE
-    return [key.public() for key in all_keys() if key.retired_at is None or key.retired_at > cutoff]
+    return [key for key in all_keys() if key.retired_at is None or key.retired_at > cutoff]
+
+
+def published() -> list[dict]:
+    """The JWKS."""
+    return [key.public() for key in _published_keys()]
+
+
+def verification_set() -> jwk.JWKSet:
+    """The JWKS's public keys, as jwcrypto checks a signature with them (by ``kid``)."""
+    keyset = jwk.JWKSet()
+    for key in _published_keys():
+        keyset.add(jwk.JWK(**key.public()))
+    return keyset
 
 
 def rotate() -> tuple[list[str], list[str]]:

@@ -271,7 +271,7 @@ class Validator(OAuth2Validator):
         """oauthlib's hook: whether this refresh answer carries a new ID token. The client says
         (``Client.refresh_id_token``); without one the relying party keeps the ID token of the
         log-in, which still names the person and the log-in (OpenID Connect Core 12.2)."""
-        return bool(request.client.refresh_id_token)
+        return request.client.refresh_id_token
 
     def get_original_scopes(
         self, refresh_token: str, request: Any, *args: Any, **kwargs: Any

@@ -31,7 +31,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
-from jwcrypto import jwk, jws, jwt
+from jwcrypto import jws, jwt
 from jwcrypto.common import JWException
 from oauth2_provider.exceptions import (
     ClientIdMissmatch,
@@ -508,11 +508,18 @@ def _names_clients(token: str) -> bool:
         claims = json.loads(unverified.objects["payload"])
     except (JWException, ValueError, KeyError):
         return False
-    audience = claims.get("aud") if isinstance(claims, dict) else None
-    audiences = [audience] if isinstance(audience, str) else audience
-    return isinstance(audiences, list) and all(
+    audiences = _audiences(claims)
+    return audiences is not None and all(
         isinstance(name, str) and not control_character(name) for name in audiences
     )
+
+
+def _audiences(claims: object) -> list | None:
+    """A JWT's ``aud`` as a list (it may be a single string); None if it is neither."""
+    audience = claims.get("aud") if isinstance(claims, dict) else None
+    if isinstance(audience, str):
+        return [audience]
+    return audience if isinstance(audience, list) else None
 
 
 def _kept_id_token(hint: str, session: Session | None) -> IDToken | None:
@@ -528,16 +535,16 @@ def _kept_id_token(hint: str, session: Session | None) -> IDToken | None:
     be admit's and ``aud`` name a client. A hint of another log-in than the current one names
     no person, so the person is asked before being logged out (RP-Initiated Logout 1.0,
     section 2)."""
-    published = jwk.JWKSet.from_json(json.dumps({"keys": keys.published()}))
     try:
-        verified = jwt.JWT(jwt=hint, key=published, check_claims={}, expected_type="JWS")
+        verified = jwt.JWT(
+            jwt=hint, key=keys.verification_set(), check_claims={}, expected_type="JWS"
+        )
         claims = json.loads(verified.claims)
     except (JWException, ValueError):
         return None
     if not isinstance(claims, dict) or claims.get("iss") != issuer():
         return None
-    audience = claims.get("aud")
-    audiences = [audience] if isinstance(audience, str) else audience
+    audiences = _audiences(claims)
     client = Client.objects.filter(client_id__in=audiences).first() if audiences else None
     if client is None:
         return None
