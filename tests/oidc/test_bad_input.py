@@ -346,6 +346,21 @@ def test_a_bad_logout_request_sends_nowhere(signed_in, query):
     assert "admit_ust" in signed_in.session  # still logged in
 
 
+@pytest.mark.parametrize("uri", ["http://[::1", "https://[not-an-address]/", "http://[::1]:x/"])
+def test_a_malformed_post_logout_address_of_a_real_client_sends_nowhere(signed_in, uri):
+    """The address is parsed before it is compared with the client's registered ones; a
+    bracketed host the parser refuses is an error page, not a 500."""
+    client = make_client().client
+
+    response = signed_in.get(
+        "/oidc/logout/", {"client_id": client.client_id, "post_logout_redirect_uri": uri}
+    )
+
+    error_page(response)
+    assert "Location" not in response
+    assert "admit_ust" in signed_in.session  # still logged in
+
+
 @pytest.mark.parametrize(
     "payload",
     [

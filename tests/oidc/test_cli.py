@@ -104,6 +104,11 @@ def test_a_public_client_has_no_secret_and_its_options_are_kept(capsys):
         (["NoSuchApp", "--redirect-uri", REDIRECT_URI], "app 'NoSuchApp': not an app of [apps]"),
         (["CRM", "--redirect-uri", "http://crm.example.com/cb"], "use https://"),
         (["CRM", "--redirect-uri", "https://crm.example.com/cb#x"], "#fragment"),
+        (["CRM", "--redirect-uri", "http://[::1/cb"], "redirect_uri: not a valid address"),
+        (
+            ["CRM", "--redirect-uri", REDIRECT_URI, "--post-logout-redirect-uri", "https://[x]/"],
+            "post_logout_redirect_uri: not a valid address",
+        ),
         (
             ["CRM", "--redirect-uri", REDIRECT_URI, "--post-logout-redirect-uri", "relative/"],
             "post_logout_redirect_uri: must be an absolute https:// address",

@@ -59,7 +59,10 @@ def check_uri(uri: str, field: str) -> str:
         raise wrong(f"give an address of 1 to {MAX_URI} characters")
     if not uri.isprintable() or any(c.isspace() for c in uri) or not uri.isascii():
         raise wrong("no spaces, control or non-ASCII characters (percent-encode them)")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)  # raises on a malformed [IPv6] host
+    except ValueError:
+        raise wrong("not a valid address") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise wrong("must be an absolute https:// address")
     if parts.fragment or "#" in uri:

@@ -37,6 +37,7 @@ from oauth2_provider.exceptions import (
     ClientIdMissmatch,
     InvalidIDTokenError,
     InvalidOIDCClientError,
+    InvalidOIDCRedirectURIError,
     OAuthToolkitError,
 )
 from oauth2_provider.http import OAuth2ResponseRedirect
@@ -592,6 +593,16 @@ class LogoutView(RefusesControlCharacters, RPInitiatedLogoutView):
         if client_id and kept.application.client_id != client_id:
             raise ClientIdMissmatch()
         return kept
+
+    def validate_post_logout_redirect_uri(
+        self, application: Any, post_logout_redirect_uri: str | None
+    ) -> None:
+        """The library parses the address before it compares it with the registered ones, and
+        lets the parser's ValueError out (a 500) on an address such as ``http://[::1``."""
+        try:
+            super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)
+        except ValueError:
+            raise InvalidOIDCRedirectURIError("not a valid address") from None
 
     def get_request_application(self, id_token: Any, client_id: str | None) -> Any:
         """An unknown ``client_id`` is refused (the library would let DoesNotExist out)."""
