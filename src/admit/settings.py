@@ -248,7 +248,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("ADMIT_LOG_LEVEL", "INFO")},
     # django.request would repeat each 4xx with its path; admit.request logs every request once.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # Below INFO these libraries log secrets: oauthlib the tokens it issues and the codes and
+    # refresh tokens presented, django-oauth-toolkit a client's Basic header, Django's
+    # database layer every statement's parameters (digests, TOTP keys). They stay at INFO
+    # whatever ADMIT_LOG_LEVEL says (tests/oidc/test_audit.py).
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        **{name: {"level": "INFO"} for name in ("oauthlib", "oauth2_provider", "django.db")},
+    },
 }
 
 # admit as an OpenID Connect provider (admit.sso.oidc, docs/oidc.md): django-oauth-toolkit with

@@ -5,6 +5,7 @@ verifier or secret."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -44,7 +45,9 @@ def everything_in(row: AuditEvent) -> str:
     return " ".join(values) + " " + json.dumps(row.extra_data)
 
 
-def test_every_step_is_audited_and_no_secret_is(browser, alice):
+def test_every_step_is_audited_and_no_secret_is(browser, alice, caplog):
+    """Nor in a log line, even with the log at DEBUG (``ADMIT_LOG_LEVEL=DEBUG``)."""
+    caplog.set_level(logging.DEBUG)
     new = make_client(refresh_id_token=True)  # so that a refresh issues every kind of token
     log_in(browser, alice.username, GOOD_PASSWORD)
     secrets = [new.secret, GOOD_PASSWORD, ust_of(browser)]
@@ -102,6 +105,11 @@ def test_every_step_is_audited_and_no_secret_is(browser, alice):
         text = everything_in(row)
         leaked = [secret for secret in secrets if secret in text]
         assert not leaked, (row.event, leaked)
+    assert caplog.records  # admit.request logged every request
+    for record in caplog.records:
+        text = record.getMessage()
+        leaked = [secret for secret in secrets if secret in text]
+        assert not leaked, (record.name, leaked)
 
 
 def test_a_refused_consent_and_a_refused_client_are_audited(browser, alice):

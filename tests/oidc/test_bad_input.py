@@ -202,6 +202,25 @@ def test_the_other_machine_endpoints_never_fail(browser, path, header):
         assert "error" in response.json()
 
 
+@pytest.mark.parametrize(
+    ("path", "secret_fields"),
+    [
+        (TOKEN, {"client_secret", "code", "refresh_token", "code_verifier"}),
+        ("/oidc/introspect/", {"client_secret", "token"}),
+        ("/oidc/revoke/", {"client_secret", "token"}),
+    ],
+)
+def test_the_secrets_a_request_carries_are_hidden_from_error_reports(browser, path, secret_fields):
+    """Should the request fail, Django's error report (the debug page, the e-mail to the
+    admins) shows these fields as stars."""
+    new = make_client()
+    data = {"client_id": new.client.client_id, "client_secret": new.secret, "token": "t"}
+
+    response = browser.post(path, data)
+
+    assert secret_fields <= set(response.wsgi_request.sensitive_post_parameters)
+
+
 # The authorize endpoint: a page, never a redirect to somewhere unknown
 
 

@@ -384,6 +384,7 @@ def _error_of(body: str) -> str:
 
 
 @method_decorator(csrf_exempt, name="dispatch")  # as the library's view
+@method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
 class RevokeView(RefusesControlCharacters, RevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
@@ -395,6 +396,7 @@ class RevokeView(RefusesControlCharacters, RevokeTokenView):
 
 
 @method_decorator(csrf_exempt, name="dispatch")  # as the library's view
+@method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
 class IntrospectView(RefusesControlCharacters, IntrospectTokenView):
     """RFC 7662 for confidential clients (HTTP Basic or the form): ``active`` is false for an
     unknown, expired or revoked token and for one whose admit session has ended. The token is
