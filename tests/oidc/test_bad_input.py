@@ -340,6 +340,9 @@ def test_the_token_endpoint_is_rate_limited_per_client(browser, policy):
     # Another client is counted apart.
     other_auth = basic(other.client.client_id, other.secret)
     assert browser.post(TOKEN, data, HTTP_AUTHORIZATION=other_auth).status_code == 400
+    # And so is the same client from another address: a stranger cannot spend its budget.
+    elsewhere = browser.post(TOKEN, data, HTTP_AUTHORIZATION=auth, REMOTE_ADDR="203.0.113.9")
+    assert elsewhere.status_code == 400
 
 
 # RP-initiated logout

@@ -301,7 +301,8 @@ class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
 )
 class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
     """The token endpoint: the code exchange and refresh (no other grant). Rate-limited per
-    client (``[rate_limits] oidc_tokens_per_client``); every answer is an audit row."""
+    client and address (``[rate_limits] oidc_tokens_per_client``); every answer is an audit
+    row."""
 
     def malformed(self, request: HttpRequest) -> HttpResponse:
         record("oidc.token", caller_of(request), None, refused="invalid_request")
@@ -312,7 +313,11 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
         refresh = request.POST.get("grant_type", "") == "refresh_token"
         event = "oidc.refresh" if refresh else "oidc.token"
         caller = caller_of(request)
-        subject = client_id or f"address:{caller.remote_ip}"
+        # Counted per client and address: a stranger who names a client's (public) id in
+        # requests of their own spends their own budget, never the client's.
+        subject = (
+            f"{client_id} from {caller.remote_ip}" if client_id else f"address:{caller.remote_ip}"
+        )
         limit = Counter(
             "oidc-token", subject, settings.ADMIT_POLICY.rate_limits.oidc_tokens_per_client
         )
