@@ -164,8 +164,11 @@ def serve(args: argparse.Namespace) -> None:
     """gunicorn with one sync worker per core, plus an e-mail worker unless --no-worker."""
     _django()
     from django.conf import settings
+    from django.db import connection
 
     superusers = _check_the_database()
+    _check_signing_keys()
+    connection.close()  # gunicorn forks this process: each worker opens its own
     # admit binds the address itself and hands the socket to gunicorn: a taken port is said
     # once, plainly, before anything starts (gunicorn would retry five times, then exit), and
     # "serving on" below is only printed once it is true.
@@ -330,6 +333,34 @@ def _check_the_database() -> bool | None:
         return None
     finally:
         connection.close()  # gunicorn forks this process: each worker opens its own
+
+
+def _check_signing_keys() -> None:
+    """Make the OpenID Connect signing keys on first start, and refuse to start with keys
+    that cannot be read (every log-in through an app would fail). A client whose algorithm
+    has no key in use (an ES256 client, with ``ADMIT_OIDC_KEY`` changed to an RSA key alone)
+    is named in a warning: the rest of admit serves on."""
+    from django.db import DatabaseError
+
+    from admit.sso.oidc import keys
+    from admit.sso.oidc.models import Client
+
+    try:
+        usable = keys.algorithms()
+    except keys.KeyProblem as problem:
+        fail(f"cannot serve: the OpenID Connect signing keys: {problem}")
+    try:
+        stranded = list(
+            Client.objects.exclude(algorithm__in=usable).values_list("client_id", "algorithm")
+        )
+    except DatabaseError:
+        return  # said by _check_the_database
+    for client_id, algorithm in stranded:
+        print(
+            f"admit: warning: client {client_id} signs with {algorithm}, and there is no"
+            f" {algorithm} key: its log-ins fail until one is added to {keys.ENV_VARIABLE}",
+            file=sys.stderr,
+        )
 
 
 def _supervise(children: list[subprocess.Popen]) -> None:

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk, jws, jwt
 from oauth2_provider.settings import oauth2_settings
 
+from admit import cli
+from admit.core.errors import InputError
 from admit.sso.oidc import keys
 from tests.conftest import GOOD_PASSWORD, ApiClient
 from tests.oidc.support import Pkce, log_in, make_client, refresh, session_of, tokens_for
@@ -175,15 +177,19 @@ def test_the_key_file_is_readable_by_its_owner_only(browser, key_folder):
     assert not [p.name for p in key_folder.iterdir() if p.name != keys.FILE_NAME]
 
 
-def test_a_key_given_in_the_environment_is_used_and_not_rotated(
-    browser, alice, key_folder, monkeypatch
-):
+def rsa_pem() -> str:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
+    return private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+
+
+def test_a_key_given_in_the_environment_is_used_and_not_rotated(
+    browser, alice, key_folder, monkeypatch
+):
+    pem = rsa_pem()
     monkeypatch.setenv(keys.ENV_VARIABLE, pem)
     expected_kid = jwk.JWK.from_pem(pem.encode()).thumbprint()
     log_in(browser, alice.username, GOOD_PASSWORD)
@@ -198,3 +204,41 @@ def test_a_key_given_in_the_environment_is_used_and_not_rotated(
         keys.rotate()
     assert kids(browser) == {expected_kid}
     assert not (key_folder / keys.FILE_NAME).exists()
+
+
+def test_an_es256_client_needs_an_es256_key(key_folder, monkeypatch, capsys):
+    """With an RSA key alone in ADMIT_OIDC_KEY, a new ES256 client is refused (its every
+    log-in would fail), and one made before the key changed is named when admit starts."""
+    before = make_client(algorithm="ES256").client
+    monkeypatch.setenv(keys.ENV_VARIABLE, rsa_pem())
+
+    with pytest.raises(InputError, match="no ES256 signing key: add a P-256 key to ADMIT_OIDC_KEY"):
+        make_client(algorithm="ES256")
+    cli._check_signing_keys()
+
+    warning = capsys.readouterr().err
+    assert f"client {before.client_id} signs with ES256, and there is no ES256 key" in warning
+    assert make_client(algorithm="RS256").client.algorithm == "RS256"
+
+
+def test_admit_refuses_to_start_with_keys_it_cannot_read(key_folder, monkeypatch, capsys):
+    monkeypatch.setenv(
+        keys.ENV_VARIABLE, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"
+    )
+
+    with pytest.raises(SystemExit) as exited:
+        cli._check_signing_keys()
+
+    assert exited.value.code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("admit: cannot serve: the OpenID Connect signing keys: ADMIT_OIDC_KEY")
+
+
+def test_the_keys_are_made_when_admit_starts(key_folder):
+    assert not (key_folder / keys.FILE_NAME).exists()
+
+    cli._check_signing_keys()
+
+    made = key_folder / keys.FILE_NAME
+    assert made.exists() and stat.S_IMODE(made.stat().st_mode) == 0o600
+    assert {key.alg for key in keys.all_keys()} == {"RS256", "ES256"}

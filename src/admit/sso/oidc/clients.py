@@ -21,6 +21,7 @@ from oauth2_provider.generators import generate_client_id, generate_client_secre
 from admit.audit.log import audited
 from admit.core.context import Caller
 from admit.core.errors import AdmitError, Code, InputError, NotFound
+from admit.sso.oidc import keys
 from admit.sso.oidc.models import Client
 
 MAX_URI = 2000
@@ -74,6 +75,25 @@ def check_uri(uri: str, field: str) -> str:
     return uri
 
 
+def _check_algorithm(algorithm: str) -> None:
+    """A client signs with an algorithm admit has a key in use for: an ES256 client with an
+    ``ADMIT_OIDC_KEY`` of an RSA key alone would fail at every log-in."""
+    if algorithm not in dict(Client.ALGORITHM_TYPES):
+        problem = "RS256 or ES256"
+    else:
+        try:
+            usable = algorithm in keys.algorithms()
+        except keys.KeyProblem as exc:
+            problem = str(exc)
+        else:
+            if usable:
+                return
+            problem = f"no {algorithm} signing key: add a P-256 key to {keys.ENV_VARIABLE}"
+    raise InputError(
+        Code.INPUT_INVALID, f"algorithm: {problem}", [{"field": "algorithm", "problem": problem}]
+    )
+
+
 def _check_app(app: str) -> None:
     if app not in settings.ADMIT_POLICY.apps.all:
         known = ", ".join(settings.ADMIT_POLICY.apps.all)
@@ -109,12 +129,7 @@ def add_client(
         logout_uris = [
             check_uri(uri, "post_logout_redirect_uri") for uri in post_logout_redirect_uris
         ]
-        if algorithm not in dict(Client.ALGORITHM_TYPES):
-            raise InputError(
-                Code.INPUT_INVALID,
-                "algorithm: RS256 or ES256",
-                [{"field": "algorithm", "problem": "RS256 or ES256"}],
-            )
+        _check_algorithm(algorithm)
         secret = "" if public else generate_client_secret()
         client = Client(
             client_id=generate_client_id(),
