@@ -14,6 +14,7 @@ from tests.conftest import GOOD_PASSWORD
 from tests.oidc.support import (
     LOGOUT_URI,
     Pkce,
+    authorize_query,
     basic,
     exchange,
     get_code,
@@ -96,6 +97,7 @@ def test_every_step_is_audited_and_no_secret_is(browser, alice, caplog):
     assert refused_code.error_codes == "invalid_grant"
     (revocation,) = rows("oidc.revoke")
     assert revocation.extra_data["client_id"] == client_id
+    assert revocation.target_user_id == alice.user_id
     (logout,) = rows("oidc.logout")
     assert logout.target_user_id == alice.user_id
     assert logout.extra_data["client_id"] == client_id
@@ -142,3 +144,36 @@ def test_a_refused_consent_and_a_refused_client_are_audited(browser, alice):
     assert refused.error_codes == "invalid_client"
     assert refused.extra_data["client_id"] == new.client.client_id
     assert "wrong-secret" not in everything_in(refused)
+
+
+def test_every_refused_authorization_is_a_row_with_the_error_the_client_was_told(browser, alice):
+    new = make_client()
+    client_id = new.client.client_id
+    # Before logging in: a silent request of someone not logged in here.
+    browser.get("/oidc/authorize/", authorize_query(client_id, Pkce(), prompt="none"))
+    log_in(browser, alice.username, GOOD_PASSWORD)
+    # A challenge by a method other than S256.
+    browser.get(
+        "/oidc/authorize/",
+        authorize_query(client_id, code_challenge="x" * 43, code_challenge_method="plain"),
+    )
+    # A silent request the person has not yet consented to.
+    browser.get("/oidc/authorize/", authorize_query(client_id, Pkce(), prompt="none"))
+    # A redirect URI that is not the client's (a page: never sent to the unknown address).
+    browser.get(
+        "/oidc/authorize/", authorize_query(client_id, Pkce(), redirect_uri="https://evil.example/")
+    )
+    # A client that does not exist.
+    browser.get("/oidc/authorize/", authorize_query("no-such-client", Pkce()))
+
+    refused = [
+        (row.error_codes, row.extra_data["client_id"], row.target_user_id)
+        for row in AuditEvent.objects.filter(event="oidc.authorize", outcome="error").order_by("pk")
+    ]
+    assert refused == [
+        ("login_required", client_id, ""),
+        ("invalid_request", client_id, ""),
+        ("consent_required", client_id, alice.user_id),
+        ("invalid_request", client_id, ""),
+        ("invalid_request", "no-such-client", ""),
+    ]

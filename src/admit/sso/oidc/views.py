@@ -61,7 +61,7 @@ from admit.http.requests import caller_of
 from admit.sso import flows
 from admit.sso.models import Session
 from admit.sso.oidc import consents, credentials, issuing, keys, queries
-from admit.sso.oidc.models import Client, IDToken
+from admit.sso.oidc.models import AccessToken, Client, IDToken, RefreshToken
 from admit.sso.oidc.record import record
 from admit.sso.oidc.validator import ACR_VALUES, Validator
 
@@ -176,7 +176,6 @@ class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
         prompt = set(request.GET.get("prompt", "").split())
         caller = caller_of(request)
         if "cancel" in request.GET:  # "Return to the app" on the log-in or refusal page
-            record("oidc.authorize", caller, client, refused="access_denied")
             return self.deny(request, scopes, credentials, client)
         if client.app not in settings.ADMIT_POLICY.apps.login_allowed:
             return self.refused_page(request, scopes, credentials, client, "app")
@@ -190,14 +189,16 @@ class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
             return self.refused_page(request, scopes, credentials, client, "account", user.user_id)
         if not (client.skip_authorization or consents.covers(user, client, scopes)):
             if "none" in prompt:
-                return self.deny(request, scopes, credentials, client, "consent_required")
+                return self.deny(
+                    request, scopes, credentials, client, "consent_required", user.user_id
+                )
             if decision is None:
                 return self.consent_page(
                     request, client, scopes, credentials.get("redirect_uri") or ""
                 )
             if decision != "allow":
                 record("oidc.consent", caller, client, user.user_id, refused="access_denied")
-                return self.deny(request, scopes, credentials, client)
+                return self.deny(request, scopes, credentials, client, user_id=user.user_id)
             consents.grant(user, client, scopes)
             record("oidc.consent", caller, client, user.user_id, scope=" ".join(scopes))
         request.user = user  # whom django-oauth-toolkit issues the code for
@@ -216,6 +217,9 @@ class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
     ) -> HttpResponse:
         """Back to the client when its redirect URI is known to be its own; else a page."""
         redirect, response = self.error_response(error)
+        refused = response["error"].error
+        named = "" if client else request.GET.get("client_id", "")[:100]
+        record("oidc.authorize", caller_of(request), client, client_id=named, refused=refused)
         if redirect:
             schemes = client.get_allowed_schemes() if client else ["http", "https"]
             return OAuth2ResponseRedirect(response["url"], schemes)
@@ -254,7 +258,10 @@ class AuthorizeView(RefusesControlCharacters, OAuthLibMixin, View):
         credentials: dict,
         client: Client,
         error: str = "access_denied",
+        user_id: str = "",
     ) -> HttpResponse:
+        """Back to the client with ``error``: an audit row says so."""
+        record("oidc.authorize", caller_of(request), client, user_id, refused=error)
         return OAuth2ResponseRedirect(
             self.denied_url(request, scopes, credentials, client, error),
             client.get_allowed_schemes(),
@@ -392,12 +399,32 @@ def _error_of(body: str) -> str:
 @method_decorator(sensitive_post_parameters("client_secret", "token"), name="dispatch")
 class RevokeView(RefusesControlCharacters, RevokeTokenView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        owner = _owner_of(request.POST.get("token", ""))  # read before the token goes
         response = super().post(request, *args, **kwargs)
         error = "" if response.status_code == 200 else _error_of(response.content.decode())
         record(
-            "oidc.revoke", caller_of(request), None, client_id=_client_id(request), refused=error
+            "oidc.revoke",
+            caller_of(request),
+            None,
+            owner,
+            client_id=_client_id(request),
+            refused=error,
         )
         return response
+
+
+def _owner_of(token: str) -> str:
+    """The ``user_id`` of the person whose access or refresh token ``token`` is ("" if it is
+    none): whom a revocation's audit row names."""
+    if not token:
+        return ""
+    checksum = issuing.checksum(token)
+    for model in (AccessToken, RefreshToken):
+        owners = model.objects.filter(token_checksum=checksum).values_list("user__user_id")
+        found = owners.first()
+        if found:
+            return found[0]
+    return ""
 
 
 @method_decorator(csrf_exempt, name="dispatch")  # as the library's view
