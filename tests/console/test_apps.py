@@ -1,6 +1,6 @@
 """The console's Apps page: the OpenID Connect clients, adding one (its secret shown once),
-rotating a secret and removing a client, each change asked for twice; and a user's consents
-on their page."""
+rotating a secret and removing a client, each change asked for twice; each client's own page
+(what ``admit apps show`` shows); and a user's consents on their page."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from django.test import Client as Browser
 
 from admit.audit.models import AuditEvent
 from admit.sso.oidc.models import Client, Consent
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, GOOD_PASSWORD
 from tests.console.conftest import log_in, make_user, web_client
-from tests.oidc.support import REDIRECT_URI, basic, get_code, make_client
+from tests.oidc.support import LOGOUT_URI, REDIRECT_URI, basic, get_code, make_client
 from tests.oidc.support import log_in as browser_log_in
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +185,156 @@ def test_the_user_page_lists_the_apps_the_user_allowed(console, superuser):
     table = re.search(r'<table class="data" id="apps">.*?</table>', page, re.DOTALL).group(0)
     assert '<th scope="row">ERP</th>' in table and new.client.client_id in table
     assert "openid" in table and "email" in table
+
+
+# ---- one client's page: what `admit apps show` shows ----------------------------------------
+
+
+def fact(page: str, key: str) -> str:
+    """The text of one fact of the client's page (its ``<dd id="client-KEY">``)."""
+    found = re.search(rf'<dd id="client-{key}">(.*?)</dd>', page, re.DOTALL)
+    assert found, f"no {key} on the page"
+    return found.group(1)
+
+
+def test_the_client_page_shows_what_admit_apps_show(console, superuser, admin_ust):
+    new = make_client(
+        "ERP",
+        post_logout_redirect_uris=(LOGOUT_URI, "https://erp.example.com/bye"),
+        algorithm="ES256",
+        refresh_id_token=True,
+    )
+    client = new.client
+    make_user(admin_ust, "alice")
+    for name, password in (("boss", ADMIN_PASSWORD), ("alice", GOOD_PASSWORD)):
+        browser = Browser()
+        browser_log_in(browser, name, password)
+        get_code(browser, client.client_id)
+    answer = console.get(f"{APPS}{client.client_id}/")
+    page = answer.content.decode()
+    assert answer.status_code == 200
+    assert '<a href="/console/apps/" aria-current="page">Apps</a>' in page
+    assert "<h1>The ERP client</h1>" in page
+    assert fact(page, "post_logout_redirect_uris") == (
+        f"<code>{LOGOUT_URI}</code><br><code>https://erp.example.com/bye</code>"
+    )
+    assert fact(page, "redirect_uris") == f"<code>{REDIRECT_URI}</code>"
+    assert fact(page, "algorithm").startswith("<code>ES256</code>")
+    assert fact(page, "type").startswith("confidential:")
+    assert fact(page, "consent").startswith("asked:")
+    assert fact(page, "refresh_id_token").startswith("yes:")
+    assert fact(page, "consents") == "2 people have allowed the app"
+    client.refresh_from_db()
+    created = client.created.isoformat(timespec="seconds")
+    assert fact(page, "created") == (
+        f'<time datetime="{created}">{client.created:%Y-%m-%d %H:%M:%S}</time>'
+    )
+    assert f'<time datetime="{client.updated.isoformat(timespec="seconds")}">' in page
+    assert new.secret not in page and "secret" not in fact(page, "client_id")
+
+
+def test_the_client_page_of_a_public_client_that_skips_consent(console):
+    client = make_client("CRM", public=True, skip_consent=True, post_logout_redirect_uris=()).client
+    page = console.get(f"{APPS}{client.client_id}/").content.decode()
+    assert fact(page, "type").startswith("public:") and "PKCE" in fact(page, "type")
+    assert fact(page, "consent").startswith("skipped:")
+    assert fact(page, "refresh_id_token").startswith("no:")
+    assert fact(page, "post_logout_redirect_uris") == "none"
+    assert fact(page, "algorithm").startswith("<code>RS256</code>")
+    assert fact(page, "consents") == "0 people have allowed the app"
+    assert "Rotate the secret" not in page  # a public client has no secret
+    assert "Remove the client" in page
+
+
+def test_the_client_page_shows_every_fact_of_admit_apps_show_with_words(console):
+    """The page is made from the CLI's ``describe``: each of its facts is on the page, under
+    a label of its own (not its bare key), with the value the command prints."""
+    from admit.console.views import CLIENT_LABELS
+    from admit.sso.oidc.clients import describe
+
+    client = make_client().client
+    page = console.get(f"{APPS}{client.client_id}/").content.decode()
+    shown = describe(client)
+    assert set(shown) <= set(CLIENT_LABELS), set(shown) - set(CLIENT_LABELS)
+    assert re.findall(r'<dd id="client-([a-z_]+)">', page) == list(shown)
+    for key, value in shown.items():
+        assert f'<dt id="fact-{key}">{CLIENT_LABELS[key]}</dt>' in page
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        for part in value if isinstance(value, list) else [value]:
+            assert str(part) in fact(page, key), key
+
+
+def test_the_apps_list_links_each_client_to_its_page(console):
+    crm = make_client("CRM").client
+    erp = make_client("ERP", public=True).client
+    page = console.get(APPS).content.decode()
+    for client in (crm, erp):
+        link = f'<a href="/console/apps/{client.client_id}/"><code>{client.client_id}</code></a>'
+        assert link in page
+        assert console.get(f"{APPS}{client.client_id}/").status_code == 200
+
+
+def test_the_client_page_offers_rotating_and_removing_which_come_back_to_it(console):
+    new = make_client()
+    client_id = new.client.client_id
+    here = f"{APPS}{client_id}/"
+    page = console.get(here).content.decode()
+    forms = re.findall(r'<form method="post" action="([^"]+)">(.*?)</form>', page, re.DOTALL)
+    forms = [(action, form) for action, form in forms if action.startswith(APPS)]
+    assert [action for action, _ in forms] == [f"{here}rotate-secret/", f"{here}remove/"]
+    for _, form in forms:
+        assert 'name="csrfmiddlewaretoken"' in form and f'name="back" value="{here}"' in form
+    for action in ("rotate-secret", "remove"):
+        asked = console.post(f"{here}{action}/", {"back": here}).content.decode()
+        assert f'<a href="{here}">Cancel, keep it</a>' in asked
+        assert f'<a href="{here}">← The CRM client</a>' in asked
+        from_list = console.post(f"{here}{action}/").content.decode()
+        assert f'<a href="{APPS}">Cancel, keep it</a>' in from_list
+        elsewhere = console.post(f"{here}{action}/", {"back": "/console/audit/"}).content.decode()
+        assert f'<a href="{APPS}">Cancel, keep it</a>' in elsewhere
+    assert token_status(client_id, new.secret) == 400  # asking changed nothing
+    rotated = console.post(f"{here}rotate-secret/", {"confirmed": "yes"}).content.decode()
+    assert f'<a href="{here}">The client\'s page</a>' in rotated
+    assert console.post(here).status_code == 405  # the page only shows
+
+
+def test_the_client_page_is_for_super_users_only(admin_ust):
+    client = make_client().client
+    make_user(admin_ust, "alice")
+    for path in (f"{APPS}{client.client_id}/", f"{APPS}no-such-client/"):
+        anonymous = web_client(None).get(path)
+        assert anonymous.status_code == 302
+        assert anonymous["Location"] == "/login/?next=" + path.replace("/", "%2F")
+        refused = web_client(log_in("alice")).get(path)
+        assert refused.status_code == 403 and b"Super-users only" in refused.content
+        assert client.client_id.encode() not in refused.content
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        "no-such-client",
+        "0" * 40,
+        "x" * 101,  # longer than any client id
+        "%00",  # NUL, which PostgreSQL cannot even compare
+        "a%0Ab",
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "%C3%BC%F0%9F%94%91",
+        "%FF%FE",  # not UTF-8
+        "a%20b",
+        "..",
+        "'%20OR%20'1'='1",
+    ],
+)
+def test_an_unknown_client_is_a_404_page_of_the_console(console, client_id):
+    make_client()
+    answer = console.get(f"{APPS}{client_id}/")
+    page = answer.content.decode()
+    assert answer.status_code == 404
+    assert "<h1>No such client</h1>" in page and "it may have been removed" in page
+    assert '<a href="/console/apps/" aria-current="page">Apps</a>' in page
+    assert "<script>" not in page
+    for action in ("rotate-secret", "remove"):
+        assert console.post(f"{APPS}{client_id}/{action}/", {"confirmed": "yes"}).status_code == 404
+    assert Client.objects.count() == 1

@@ -248,11 +248,25 @@ def test_console_pages_are_accessible(page, live_admit_smtp, screenshot):
     page.goto(admit + f"/console/remote/{server_uuid}/")
     audit.check(page, "remote-server")
 
-    # OpenID Connect clients: the list, the add form and its errors, a secret shown once,
-    # the questions before rotating and removing; a user page with an app the user allowed.
+    # OpenID Connect clients: the list, a client's page (and one that does not exist), the
+    # add form and its errors, a secret shown once, the questions before rotating and
+    # removing; a user page with an app the user allowed.
     client_id = add_client_allowed_by(live, "ann")
     page.goto(admit + "/console/apps/")
     audit.check(page, "apps")
+    page.get_by_role("link", name=client_id).click()
+    expect(page.get_by_role("heading", name="The CRM client")).to_be_visible()
+    expect(page.locator("#client-consents")).to_have_text("1 person has allowed the app")
+    audit.check(page, "app")
+    _post_form(page, "Remove the client")
+    expect(page.get_by_role("heading", name="Remove the CRM client?")).to_be_visible()
+    audit.check(page, "app-remove-ask-from-its-page")
+    page.get_by_role("link", name="Cancel, keep it").click()
+    expect(page.get_by_role("heading", name="The CRM client")).to_be_visible()
+    page.goto(admit + "/console/apps/no-such-client/")
+    expect(page.get_by_role("heading", name="No such client")).to_be_visible()
+    audit.check(page, "app-missing")
+    page.goto(admit + "/console/apps/")
     page.get_by_role("link", name="Add a client").click()
     audit.check(page, "app-new")
     page.get_by_label("App", exact=True).select_option("ERP")

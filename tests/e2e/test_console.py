@@ -1,13 +1,15 @@
 """The super-admin console in real Chromium against a real ``admit serve``: a person signs up
 and confirms through the API, the super-user logs in on /login/ (sent there by the console),
 approves the sign-up in the queue, the welcome e-mail arrives over SMTP, the person logs in
-through the API, and the super-user sees and ends that session from the console.
+through the API, and the super-user sees and ends that session from the console; last, the
+page of an OpenID Connect client.
 
 Screenshots of each console page land in tests/e2e/artifacts/<test name>/ (not committed);
 docs/console.md names them."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -139,6 +141,27 @@ def test_superuser_approves_in_the_console(page, live_admit_smtp, mailbox, scree
         page.get_by_role("link", name="Download these as CSV").click()
     csv_text = Path(download.value.path()).read_text()
     assert csv_text.startswith("created_at,event,outcome") and csv_text.count("signup.approve") == 2
+
+    # An OpenID Connect client: the Apps page links its page, which shows what
+    # `admit apps show` shows, and never a secret.
+    added = live.run(
+        "apps", "add-client", "CRM",
+        "--redirect-uri", "https://crm.example.com/oidc/callback/",
+        "--post-logout-redirect-uri", "https://crm.example.com/",
+        "--algorithm", "ES256", "--refresh-id-token", "--json",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    client = json.loads(added.stdout)
+    page.get_by_role("link", name="Apps", exact=True).click()
+    page.get_by_role("link", name=client["client_id"]).click()
+    expect(page.get_by_role("heading", name="The CRM client")).to_be_visible()
+    expect(page.locator("#client-post_logout_redirect_uris")).to_have_text(
+        "https://crm.example.com/"
+    )
+    expect(page.locator("#client-algorithm")).to_contain_text("ES256")
+    expect(page.locator("#client-refresh_id_token")).to_contain_text("yes")
+    assert client["client_secret"] not in page.content()
+    screenshot(page, "10-app")
 
     # bob's refused approval was the only 4xx the browser saw.
     assert [f for f in failures if "/console/" in f] == [], failures

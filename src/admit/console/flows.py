@@ -12,16 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, cast
 from uuid import UUID
 
-from django.db.models import Min, Q, QuerySet
+from django.db.models import CharField, Min, Q, QuerySet
 
 from admit.audit.log import audited
 from admit.audit.models import AuditEvent
 from admit.core import clock
 from admit.core.context import Caller
-from admit.core.errors import AdmitError, Code
+from admit.core.errors import AdmitError, Code, NotFound
 from admit.remote.models import RemoteServer
 from admit.sso.flows.approval import PendingStatus, pending
 from admit.sso.flows.sessions import end_session_of, end_sessions_of, superuser_for
@@ -185,8 +185,21 @@ def oidc_clients(ust: str) -> list[Client]:
 
 
 def oidc_client(ust: str, client_id: str) -> Client:
+    """The client, or NotFound -- also for an id no client can have (too long, or with a
+    control character, which PostgreSQL cannot even compare), without asking the database."""
     superuser_for(ust)
+    longest = cast(CharField, Client._meta.get_field("client_id")).max_length or 0
+    if not (0 < len(client_id) <= longest and client_id.isprintable()):
+        raise NotFound(Code.INPUT_INVALID, "no client with that id")
     return clients.get_client(client_id)
+
+
+def oidc_client_shown(ust: str, client_id: str) -> tuple[Client, dict[str, object]]:
+    """The client and what ``admit apps show`` prints of it (``clients.describe``, so the
+    console's page and the command show the same): never its secret, of which admit keeps
+    only a digest."""
+    client = oidc_client(ust, client_id)
+    return client, clients.describe(client)
 
 
 def add_oidc_client(

@@ -15,7 +15,21 @@ class PublicId:
         return value
 
 
+class ClientId:
+    """Any text, "/" and line breaks too: a client id no client has is the console's 404 page
+    (``views.app``), not the site's, whatever it holds."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 register_converter(PublicId, "public_id")
+register_converter(ClientId, "client_id")
 
 app_name = "console"
 
@@ -31,8 +45,10 @@ urlpatterns = [
     ),
     path("apps/", views.apps, name="apps"),
     path("apps/new/", views.app_new, name="app-new"),
-    path("apps/<str:client_id>/rotate-secret/", views.app_rotate, name="app-rotate"),
-    path("apps/<str:client_id>/remove/", views.app_remove, name="app-remove"),
+    # The client's page comes after its actions, or it would take their addresses as ids.
+    path("apps/<client_id:client_id>/rotate-secret/", views.app_rotate, name="app-rotate"),
+    path("apps/<client_id:client_id>/remove/", views.app_remove, name="app-remove"),
+    path("apps/<client_id:client_id>/", views.app, name="app"),
     path("remote/", views.remote, name="remote"),
     path("remote/<uuid:uuid>/", views.remote_server, name="remote-server"),
     path("audit/", views.audit, name="audit"),

@@ -17,8 +17,9 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from admit.audit.models import AuditEvent
 from admit.console import flows as console
@@ -39,6 +40,7 @@ from admit.core.errors import AdmitError
 from admit.http.requests import caller_of
 from admit.sso import flows
 from admit.sso.oidc.clients import discovery_url
+from admit.sso.oidc.models import Client
 
 View = Callable[..., HttpResponseBase]
 
@@ -318,6 +320,102 @@ def apps(request: HttpRequest) -> HttpResponse:
     )
 
 
+@dataclass(frozen=True)
+class ClientFact:
+    """One line of ``admit apps show`` as the client's page shows it: ``codes`` in code type,
+    one a line (ids, addresses, the algorithm), ``when`` as a time, then ``words``."""
+
+    key: str
+    label: str
+    words: str = ""
+    codes: tuple[str, ...] = ()
+    when: str = ""  # ISO 8601, UTC
+
+    @property
+    def when_shown(self) -> str:
+        return self.when[:19].replace("T", " ")
+
+
+# Words for the facts of ``admit apps show`` (``admit.sso.oidc.clients.describe``), which the page
+# shows in its order: a fact it gains appears under its own name until it has words here.
+CLIENT_LABELS = {
+    "app": "App",
+    "client_id": "Client id",
+    "type": "Type",
+    "consent": "Consent",
+    "redirect_uris": "Redirect URIs",
+    "post_logout_redirect_uris": "Post-logout redirect URIs",
+    "algorithm": "ID token signing",
+    "refresh_id_token": "ID token on refresh",
+    "created": "Created (UTC)",
+    "updated": "Updated (UTC)",
+    "consents": "Consents",
+}
+CLIENT_WORDS: dict[tuple[str, object], str] = {
+    ("type", "public"): "public: it has no secret and must use PKCE (S256)",
+    ("type", "confidential"): "confidential: it logs in with a secret, of which admit keeps"
+    " only a digest (rotate it for a new one)",
+    ("consent", "asked"): "asked: each person allows the app once",
+    ("consent", "skipped"): "skipped: a first-party app, nobody is asked",
+    ("refresh_id_token", True): "yes: every refresh answers with a new ID token too",
+    ("refresh_id_token", False): "no: a refresh answers with new access and refresh tokens;"
+    " the app keeps the ID token of the log-in",
+}
+ALGORITHM_WORDS = dict(Client.ALGORITHM_TYPES)
+
+
+def client_facts(described: dict[str, object]) -> list[ClientFact]:
+    facts = []
+    for key, value in described.items():
+        label = CLIENT_LABELS.get(key, key)
+        if key in ("created", "updated"):
+            facts.append(ClientFact(key, label, when=str(value)))
+        elif key == "algorithm":
+            words = ALGORITHM_WORDS.get(str(value), "")
+            facts.append(ClientFact(key, label, words, codes=(str(value),)))
+        elif key == "consents" and isinstance(value, int):
+            words = f"{value} {'person has' if value == 1 else 'people have'} allowed the app"
+            facts.append(ClientFact(key, label, words))
+        elif isinstance(value, list):
+            facts.append(ClientFact(key, label, "" if value else "none", codes=tuple(value)))
+        elif key in ("app", "client_id"):
+            facts.append(ClientFact(key, label, codes=(str(value),)))
+        else:
+            words = CLIENT_WORDS.get((key, value), str(value))
+            facts.append(ClientFact(key, label, words))
+    return facts
+
+
+def _missing_client(request: HttpRequest, error: AdmitError) -> HttpResponse:
+    context = {
+        "section": "apps",
+        "what": "client",
+        "error": f"No client has this id; it may have been removed. ({', '.join(error.codes)})",
+    }
+    return render(request, "console/missing.html", context, status=404)
+
+
+@superuser_only
+@require_safe
+def app(request: HttpRequest, client_id: str) -> HttpResponse:
+    try:
+        client, described = console.oidc_client_shown(_ust(request), client_id)
+    except AdmitError as error:
+        return _missing_client(request, error)
+    return render(
+        request,
+        "console/app.html",
+        {
+            "section": "apps",
+            "client": client,
+            "facts": client_facts(described),
+            "discovery": discovery_url(),
+            "audit_query": urlencode({"app": client.app}),
+            "page": reverse("console:app", args=[client.client_id]),
+        },
+    )
+
+
 def _secret_page(request: HttpRequest, new: Any, verb: str) -> HttpResponse:
     """The one time a client secret is shown: never cached, never shown again."""
     response = render(
@@ -362,9 +460,18 @@ def _app_change(request: HttpRequest, client_id: str, action: str) -> HttpRespon
     try:
         client = console.oidc_client(ust, client_id)
     except AdmitError as error:
-        return _missing(request, "apps", "client", error)
+        return _missing_client(request, error)
     if request.POST.get("confirmed") != "yes":
-        context = {"section": "apps", "client": client, "action": action}
+        # Asked from the client's page, "Cancel" goes back there; else to the list.
+        page = reverse("console:app", args=[client.client_id])
+        from_page = request.POST.get("back") == page
+        context = {
+            "section": "apps",
+            "client": client,
+            "action": action,
+            "back": page if from_page else reverse("console:apps"),
+            "back_label": f"The {client.app} client" if from_page else "Apps",
+        }
         return render(request, "console/app_confirm.html", context)
     try:
         if action == "rotate":

@@ -34,23 +34,6 @@ def discovery_url() -> str:
     return discovery_url()
 
 
-def describe(client: Client) -> dict[str, object]:
-    """A client as ``list`` and ``show`` print it; never its secret (admit has only a digest)."""
-    return {
-        "app": client.app,
-        "client_id": client.client_id,
-        "type": "public" if client.is_public else "confidential",
-        "consent": "skipped" if client.skip_authorization else "asked",
-        "redirect_uris": client.redirect_uris.split(),
-        "post_logout_redirect_uris": client.post_logout_redirect_uris.split(),
-        "algorithm": client.algorithm,
-        "refresh_id_token": client.refresh_id_token,
-        "created": client.created.isoformat(timespec="seconds"),
-        "updated": client.updated.isoformat(timespec="seconds"),
-        "consents": client.consents.count(),
-    }
-
-
 # The columns of ``admit apps list``: heading, and the value of one described client.
 COLUMNS = (
     ("APP", lambda row: str(row["app"])),
@@ -141,7 +124,7 @@ def run_apps(args: argparse.Namespace) -> None:
             )
             print(_new_client_json(new) if args.json else "\n".join(_secret_lines(new, "Added")))
         elif args.action == "list":
-            rows = [describe(client) for client in clients.list_clients()]
+            rows = [clients.describe(client) for client in clients.list_clients()]
             if args.json:
                 print(json.dumps(rows))
             elif rows:
@@ -151,7 +134,7 @@ def run_apps(args: argparse.Namespace) -> None:
                     "No clients yet: add one with `admit apps add-client APP --redirect-uri URI`."
                 )
         elif args.action == "show":
-            shown = describe(clients.get_client(args.client_id))
+            shown = clients.describe(clients.get_client(args.client_id))
             if args.json:
                 print(json.dumps(shown))
             else:

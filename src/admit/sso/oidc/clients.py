@@ -202,3 +202,21 @@ def return_address(path: str) -> str:
     if not uri:
         return registered[0] if len(registered) == 1 else ""
     return uri if client.redirect_uri_allowed(uri) else ""
+
+
+def describe(client: Client) -> dict[str, object]:
+    """A client as ``admit apps list``/``show`` print it and the console's client page shows
+    it; never its secret (admit has only a digest)."""
+    return {
+        "app": client.app,
+        "client_id": client.client_id,
+        "type": "public" if client.is_public else "confidential",
+        "consent": "skipped" if client.skip_authorization else "asked",
+        "redirect_uris": client.redirect_uris.split(),
+        "post_logout_redirect_uris": client.post_logout_redirect_uris.split(),
+        "algorithm": client.algorithm,
+        "refresh_id_token": client.refresh_id_token,
+        "created": client.created.isoformat(timespec="seconds"),
+        "updated": client.updated.isoformat(timespec="seconds"),
+        "consents": client.consents.count(),
+    }
