@@ -228,7 +228,7 @@ def test_openid_client_signs_in_refreshes_and_logs_out(case, page, live_admit, r
     assert claims["preferred_username"] == "boss"
     assert claims["acr"] == "1"  # a password, no second factor
     assert claims["amr"] == ["pwd"]
-    assert seen["id_token_alg"] == algorithm  # the only algorithm openid-client accepted
+    assert seen["id_token_alg"] == algorithm  # from the ID token's header: what admit signed with
     assert seen["callback_iss"] == admit  # RFC 9207: the callback names its issuer
     assert seen["userinfo"]["sub"] == user_id
     assert seen["userinfo"]["email"] == "boss@example.com"
@@ -238,6 +238,7 @@ def test_openid_client_signs_in_refreshes_and_logs_out(case, page, live_admit, r
     assert refresh["new_access_token"] and refresh["new_refresh_token"]
     if refresh_id_token:
         assert refresh["id_token"] and refresh["id_token_sub"] == user_id
+        assert refresh["id_token_alg"] == algorithm
     else:  # the app keeps the log-in's, and logs out with it below
         assert not refresh["id_token"] and refresh["id_token_sub"] is None
 

@@ -67,6 +67,11 @@ function refusal(error) {
   };
 }
 
+/** The `alg` of a JWS's protected header (its first part, base64url-encoded JSON). */
+function signedWith(jws) {
+  return JSON.parse(Buffer.from(jws.split(".")[0], "base64url").toString("utf8")).alg;
+}
+
 async function refused(promise) {
   try {
     await promise;
@@ -125,8 +130,9 @@ async function main() {
   }
   const claims = tokens.claims();
   page(callbackResponse, `Signed in as ${claims.preferred_username}`);
-  // openid-client accepts only an ID token signed with the algorithm the client registered.
-  seen.id_token_alg = config.clientMetadata().id_token_signed_response_alg;
+  // What admit signed the ID token with, as its own header says (openid-client also refuses
+  // one signed otherwise than the client registered).
+  seen.id_token_alg = signedWith(tokens.id_token);
   seen.claims = claims;
   seen.nonce_sent = nonce;
   seen.token_type = tokens.token_type;
@@ -146,6 +152,7 @@ async function main() {
       Boolean(refreshed.refresh_token) && refreshed.refresh_token !== tokens.refresh_token,
     id_token: Boolean(refreshed.id_token),
     id_token_sub: refreshed.claims()?.sub ?? null,
+    id_token_alg: refreshed.id_token ? signedWith(refreshed.id_token) : null,
   };
 
   // 5. Introspection (a confidential client's) before and after revoking the access token;
