@@ -103,9 +103,11 @@ def _object_type(obj: models.Model) -> str:
     return obj._meta.label_lower
 
 
-def create(obj: models.Model, kind: str) -> str:
+def create(obj: models.Model, kind: str, proves_email_key: str = "") -> str:
     """A new key confirming ``kind`` for ``obj``; the caller e-mails or returns it. ``obj``'s
-    row may itself be one the flow holds until its end."""
+    row may itself be one the flow holds until its end. ``proves_email_key``: the normalised
+    address the caller e-mails the key to, and to nobody else; following the key then proves
+    that the address is the person's (``Confirmation.proves_email_key``)."""
     now = clock.now()
     key = new_secret(KEY_PREFIX)
     unit_of_work.insert_later(
@@ -115,6 +117,7 @@ def create(obj: models.Model, kind: str) -> str:
             object_type=_object_type(obj),
             created_at=now,
             expires_at=now + _KINDS[kind].validity(),
+            proves_email_key=proves_email_key,
         ),
         object_id=obj,
     )

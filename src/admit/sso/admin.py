@@ -17,7 +17,17 @@ class UserAdmin(admin.ModelAdmin):
     list_filter = ("approval_status", "is_locked", "is_superuser", "signup_app")
     search_fields = ("username", "email", "user_id")
     exclude = ("password", "username_key", "email_key")
-    readonly_fields = ("user_id", "sign_up_time", "last_login", "remote_ip")
+    # The address changes through the flows (PATCH /zato/sso/user), which keep its key and
+    # whether it is proven (``User.email_verified``) straight; here it would leave the key
+    # of the old one behind, and the old one's proof with it.
+    readonly_fields = (
+        "user_id",
+        "email",
+        "email_confirmed_key",
+        "sign_up_time",
+        "last_login",
+        "remote_ip",
+    )
 
 
 @admin.register(Session)

@@ -45,6 +45,12 @@ class User(AbstractBaseUser):
     email_key = models.CharField(max_length=254)  # unique among accounts: see Meta
     # A new address the user asked for, until they confirm it ([user] confirm_email_change).
     pending_email = models.CharField(max_length=254, blank=True)
+    # The ``email_key`` of the last address the person proved to be theirs by following a link that
+    # was e-mailed to it and to nobody else (``Confirmation.proves_email_key``): their
+    # sign-up's, an e-mail change's, or a password reset's. "" until then. Any other change of
+    # address (a super-user's, or their own with [user] confirm_email_change off) leaves it as
+    # it was, so the new address is unproven: see ``email_verified``.
+    email_confirmed_key = models.CharField(max_length=254, blank=True, default="")
     display_name = models.CharField(max_length=256, blank=True)
     first_name = models.CharField(max_length=128, blank=True)
     middle_name = models.CharField(max_length=128, blank=True)
@@ -112,6 +118,27 @@ class User(AbstractBaseUser):
     @property
     def is_confirmed(self) -> bool:
         return self.confirmed_at is not None
+
+    @property
+    def email_verified(self) -> bool:
+        """Whether the person has proven that their current address is theirs (OpenID
+        Connect's ``email_verified``): relying parties match accounts by address, so a
+        super-user's word (a change of address, or marking a sign-up confirmed) or a change
+        nobody confirmed is not enough; only ``prove_email`` records a proof."""
+        return (
+            self.is_confirmed
+            and self.email_key != ""
+            and self.email_confirmed_key == self.email_key
+        )
+
+    def prove_email(self, email_key: str) -> list[str]:
+        """Record that the person followed a link e-mailed only to ``email_key`` (a
+        ``Confirmation.proves_email_key``) if that is their current address; returns the
+        fields changed, for the caller to save."""
+        if email_key == "" or email_key != self.email_key:
+            return []
+        self.email_confirmed_key = email_key
+        return ["email_confirmed_key"]
 
     @property
     def is_approved(self) -> bool:

@@ -85,6 +85,7 @@ def signup_page(request: HttpRequest) -> HttpResponse:
                 return_to=return_to,
             ),
             caller_of(request),
+            token_in_answer=False,  # the page shows no token: only the e-mail carries it
         )
     except AdmitError as error:
         context["errors"] = problems(error, "signup")

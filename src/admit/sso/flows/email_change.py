@@ -1,6 +1,7 @@
 """A user's own new e-mail address, applied once a link sent to it is confirmed
 (``[user] confirm_email_change``): a stolen session alone cannot move the account's mail,
-and with it the password resets, to another address."""
+and with it the password resets, to another address. Following the link also proves that the
+new address is the person's (``User.email_verified``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def ask_to_confirm(user: User, new_email: str) -> None:
     answer would tell anyone with a session): confirming says it."""
     confirmations.revoke(user, EMAIL_CHANGE)
     user.pending_email = new_email
-    key = confirmations.create(user, EMAIL_CHANGE)
+    key = confirmations.create(user, EMAIL_CHANGE, proves_email_key=normalize_email(new_email))
     enqueue("email_change", new_email, {"user": user, "link": confirmations.link(key)})
 
 
@@ -41,5 +42,6 @@ def on_email_change_confirmed(confirmation: Confirmation, audit: AuditEntry) -> 
         user.save(update_fields=["pending_email"])
         return "This address already belongs to another account; nothing was changed."
     user.email, user.email_key, user.pending_email = user.pending_email, new_key, ""
-    user.save(update_fields=["email", "email_key", "pending_email"])
+    proven = user.prove_email(confirmation.proves_email_key)
+    user.save(update_fields=["email", "email_key", "pending_email", *proven])
     return "Your new e-mail address is confirmed."

@@ -4,7 +4,9 @@
    belongs to an account, its owner is e-mailed a one-time token.
 2. ``open_reset(token)`` spends the token and returns a ``reset_key`` valid for a few minutes.
 3. ``finish_reset(token, reset_key, password)`` sets the password, spends the key, ends every
-   session of the user and e-mails a notice.
+   session of the user and e-mails a notice. The token went to the account's address and
+   nowhere else, so a finished reset also proves that the address is the person's, if it is
+   still their address (``User.email_verified``).
 
 A token or key that cannot be used, for whatever reason, is E010001 (Zato's).
 """
@@ -85,7 +87,7 @@ def _request_reset(credential: str, current_app: str, caller: Caller) -> None:
             audit.extra_data["held_back"] = "reset_emails_per_credential"
             return
         audit.extra_data["sent"] = True
-        token = confirmations.create(user, RESET_TOKEN)
+        token = confirmations.create(user, RESET_TOKEN, proves_email_key=user.email_key)
         valid_for = _duration(settings.ADMIT_POLICY.reset.token_max_age)
         enqueue(
             "password_reset", user.email, {"user": user, "token": token, "valid_for": valid_for}
@@ -140,15 +142,16 @@ def finish_reset(token: str, reset_key: str, password: str, caller: Caller) -> N
             kind=RESET_TOKEN,
             object_id=key.object_id,
             used_at__lte=key.created_at,
-        ).exists()
-        if not opened:
+        ).first()
+        if opened is None:
             raise _unusable(
                 [Code.NO_SUCH_CONFIRM_TOKEN], "the reset key does not go with this token"
             )
         user = User.objects.select_for_update().get(pk=key.object_id)
         audit.target_user_id = user.user_id
         # The new password also ends the username's pause and an automatic lock.
-        user.save(update_fields=set_password(user, password) + throttle.clear_failures(user))
+        changed = set_password(user, password) + throttle.clear_failures(user)
+        user.save(update_fields=changed + user.prove_email(opened.proves_email_key))
         throttle.Guesses(user.username_key, caller.remote_ip).forgive()
         confirmations.spend(key)
         # Every other link and key of this user's resets dies with this one.

@@ -43,14 +43,17 @@ class _EmailTakenMeanwhile(Exception):
     """Another sign-up took the address between this one's read and its write."""
 
 
-def signup(request: SignupRequest, caller: Caller) -> SignupResult:
+def signup(request: SignupRequest, caller: Caller, *, token_in_answer: bool = True) -> SignupResult:
+    """``token_in_answer``: whether the caller may get the confirm token back (the API and
+    the Python API; ``[signup] return_confirm_token`` decides whether it does). The sign-up
+    page never shows it, so following its e-mailed link proves that the address is theirs."""
     try:
-        return _signup(request, caller)
+        return _signup(request, caller, token_in_answer)
     except _EmailTakenMeanwhile:
-        return _signup(request, caller)  # this time the read sees the address taken
+        return _signup(request, caller, token_in_answer)  # the read now sees the address taken
 
 
-def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
+def _signup(request: SignupRequest, caller: Caller, token_in_answer: bool) -> SignupResult:
     """The user's row, its confirmation, its e-mail and the audit row go to the database
     together at the end (``deferred``), in one transaction after the hash. The unique indexes
     decide between concurrent sign-ups for one name; ``_conflict`` names the loser's refusal.
@@ -59,7 +62,11 @@ def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
     inform_if_email_exists`` is off, does the same work and answers the same: its row
     (``holds_taken_email``) holds the username, gets a confirmation and answers log-in as any
     unconfirmed or unapproved sign-up; but it is never approved, and the e-mail goes to the
-    address's owner, telling them someone tried (docs/security.md says what this hides when)."""
+    address's owner, telling them someone tried (docs/security.md says what this hides when).
+
+    Confirming proves that the address is the person's (``User.email_verified``) only when the
+    token went to that address and nowhere else: not when the answer carries it, which whoever
+    made the sign-up reads without the mailbox."""
     policy = settings.ADMIT_POLICY
     with audited("signup", caller, app=request.current_app, deferred=True) as audit:
         audit.extra_data = {"username": request.username[:128]}
@@ -75,11 +82,12 @@ def _signup(request: SignupRequest, caller: Caller) -> SignupResult:
             unit_of_work.insert_later(user)
             return SignupResult(confirm_token=None, user_id=user.user_id)
         unit_of_work.insert_later(user)
-        token = confirmations.create(user, SIGNUP)
+        shown = token_in_answer and policy.signup.return_confirm_token
+        proves = user.email_key if owner is None and not shown else ""
+        token = confirmations.create(user, SIGNUP, proves_email_key=proves)
         if owner is None:
             enqueue("signup_confirm", user.email, {"user": user, "link": confirmations.link(token)})
-        shown = token if policy.signup.return_confirm_token else None
-        return SignupResult(confirm_token=shown, user_id=user.user_id)
+        return SignupResult(confirm_token=token if shown else None, user_id=user.user_id)
 
 
 def _check_allowed(request: SignupRequest, caller: Caller, audit: AuditEntry) -> User | None:
@@ -171,7 +179,8 @@ def on_signup_confirmed(confirmation: Confirmation, audit: AuditEntry) -> Outcom
     user = User.with_held_signups.select_for_update().get(pk=confirmation.object_id)
     audit.target_user_id = user.user_id
     audit.app = user.signup_app
-    user.save(update_fields=_confirm(user, audit))
+    # The address the link went to, if a super-user has not changed it since.
+    user.save(update_fields=_confirm(user, audit) + user.prove_email(confirmation.proves_email_key))
     app = user.signup_app or "the app"
     if user.is_approved:
         if user.return_to:
@@ -211,8 +220,10 @@ def describe_signup(confirmation: Confirmation) -> str:
 
 
 def _confirm(user: User, audit: AuditEntry) -> list[str]:
-    """The address is proven: approve at once when the policy does not ask a super-user.
-    Returns the fields changed on ``user``, for the caller to save."""
+    """The sign-up is confirmed (by its token, or at once when the policy asks for no
+    confirmation): approve at once when the policy does not ask a super-user. Returns the
+    fields changed on ``user``, for the caller to save. Whether this proved the address is the
+    caller's to say (``User.prove_email``)."""
     policy = settings.ADMIT_POLICY.signup
     now = clock.now()
     user.confirmed_at = now

@@ -102,6 +102,8 @@ REFRESHING_PERSON = (
     "user_id",
     "username",
     "email",
+    "email_key",
+    "email_confirmed_key",  # with ``email_key`` and ``confirmed_at``: ``email_verified``
     "display_name",
     "first_name",
     "last_name",

@@ -15,7 +15,8 @@ Only methods of oauthlib's ``RequestValidator`` interface and django-oauth-toolk
   (``Client.refresh_id_token``).
 - Claims: ``sub`` is the user's ``user_id``; ``auth_time`` is when the session logged in;
   ``acr`` is ``"1"`` (password) or ``"2"`` (password and TOTP code), ``amr`` says the same in
-  RFC 8176's words.
+  RFC 8176's words; ``email_verified`` is true only while the person has proven the current
+  address by a link e-mailed to it (``User.email_verified``).
 """
 
 from __future__ import annotations
@@ -339,7 +340,9 @@ class Validator(OAuth2Validator):
             "given_name": user.first_name,
             "family_name": user.last_name,
             "email": user.email,
-            "email_verified": user.is_confirmed,
+            # Proven by a link e-mailed to this very address, not merely a confirmed sign-up:
+            # relying parties match accounts by address (``User.email_verified``).
+            "email_verified": user.email_verified,
         }
 
     def get_discovery_claims(self, request: Any) -> list[str]:
