@@ -8,15 +8,13 @@ from __future__ import annotations
 import base64
 import html
 import re
-from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
 from admit.core.context import Caller
 from admit.sso.flows import confirm_signup, signup
 from admit.sso.models import User
-from admit.sso.oidc.models import Grant
 from admit.sso.rules import SignupRequest
 from tests.conftest import GOOD_PASSWORD
 from tests.oidc.support import (
@@ -36,8 +34,10 @@ from tests.oidc.support import (
     make_person,
     oauth_error,
     refresh,
+    session_of,
     tokens_for,
 )
+from tests.sso.test_throttle import strangers_fail
 
 pytestmark = pytest.mark.django_db
 
@@ -179,18 +179,29 @@ def test_a_reused_code_is_refused_and_kills_the_first_exchanges_tokens(signed_in
     assert oauth_error(refresh(signed_in, new, first["refresh_token"])) == "invalid_grant"
 
 
-def test_an_expired_code_is_invalid_grant(signed_in):
+@pytest.fixture
+def both_clocks(clock, monkeypatch):
+    """admit's clock, which dates a code's expiry, and Django's, which django-oauth-toolkit
+    compares it with (``Grant.is_expired``), stopped and moved together."""
+    monkeypatch.setattr("django.utils.timezone.now", clock)
+    return clock
+
+
+@pytest.mark.parametrize("seconds, works", [(59, True), (61, False)], ids=["59s", "61s"])
+def test_a_code_lives_sixty_seconds(both_clocks, signed_in, seconds, works):
     new = make_client()
     pkce = Pkce()
     code = get_code(signed_in, new.client.client_id, pkce)
-    # django-oauth-toolkit reads Django's clock, which the ``clock`` fixture does not move.
-    grant = Grant.objects.get()
-    Grant.objects.filter(pk=grant.pk).update(expires=grant.expires - timedelta(minutes=2))
+    both_clocks.advance(seconds=seconds)
 
     response = exchange(signed_in, new, code, pkce)
 
-    assert oauth_error(response) == "invalid_grant"
-    assert issued() == {**NOTHING, "codes": 1}
+    if works:
+        assert response.status_code == 200, response.content
+        assert is_live(signed_in, new, response.json()["access_token"])
+    else:
+        assert oauth_error(response) == "invalid_grant"
+        assert issued() == {**NOTHING, "codes": 1}
 
 
 # Refresh tokens rotate; a replayed one ends the family
@@ -418,8 +429,12 @@ def test_a_person_who_may_not_log_in_gets_no_code(browser, admin_ust, make, word
     assert page.status_code in (400, 403), page.status_code
     assert words in page.content.decode().lower()
     assert "admit_ust" not in browser.session
-    # ... and "Return to the app" tells the app the person was not let in.
-    back = browser.get("/oidc/authorize/", {**query, "cancel": "1"})
+    # ... and the page's "Return to CRM without logging in" tells the app the person was not
+    # let in.
+    (link,) = re.findall(
+        r'<a href="([^"]*)">Return to CRM without logging in</a>', page.content.decode()
+    )
+    back = browser.get(html.unescape(link))
     assert refused_at_authorize(back, query["state"]) == "access_denied"
     assert issued() == NOTHING
 
@@ -433,13 +448,80 @@ def test_an_app_not_allowed_to_log_in_gets_the_refused_page(signed_in, policy):
 
     page = error_page(response, 403)
     assert "You cannot use CRM now" in page
+    assert refused_page_way_back(page, query["state"]) == "access_denied"
+    assert issued() == NOTHING
+
+
+def refused_page_way_back(page: str, state: str) -> str:
+    """The OAuth error that the refused page's "Return to CRM" link takes to the app, with
+    the state, and no code."""
     (back,) = re.findall(r'href="([^"]+)"[^>]*>Return to CRM', page)
     back = html.unescape(back)
     assert back.startswith(REDIRECT_URI + "?")
     params = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
-    assert params["error"] == "access_denied" and params["state"] == query["state"]
     assert "code" not in params
+    assert params["state"] == state
+    return params["error"]
+
+
+# A person who logged in and then was shut out, with the session still going on: taking away
+# someone's approval or confirmation does not end their sessions (a super-user's lock does).
+
+
+def _unapproved_by_a_super_user(api, admin_ust, person: User) -> None:
+    changes = {"ust": admin_ust, "user_id": person.user_id, "approval_status": "before_decision"}
+    assert api.call("PATCH", "/zato/sso/user", changes).status_code == 200
+
+
+def _unconfirmed_by_a_super_user(api, admin_ust, person: User) -> None:
+    changes = {"ust": admin_ust, "user_id": person.user_id, "sign_up_status": "before_confirmation"}
+    assert api.call("PATCH", "/zato/sso/user", changes).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "shut_out",
+    [_unapproved_by_a_super_user, _unconfirmed_by_a_super_user],
+    ids=["unapproved", "unconfirmed"],
+)
+def test_a_live_session_whose_person_was_shut_out_gets_the_refused_page(
+    signed_in, alice, admin_ust, api, shut_out
+):
+    new = make_client()
+    query = authorize_query(new.client.client_id, Pkce())
+    address = "/oidc/authorize/?" + urlencode(query)
+    consent = signed_in.get(address)
+    assert consent.status_code == 200 and b"Allow CRM to use your account?" in consent.content
+
+    shut_out(api, admin_ust, alice)
+
+    assert not User.objects.get(pk=alice.pk).is_active
+    assert session_of(signed_in).user_id == alice.pk  # the session goes on
+    # The consent page's "Allow", and the app asking again, both get the page in words.
+    for response in (signed_in.post(address, {"decision": "allow"}), signed_in.get(address)):
+        page = error_page(response, 403)
+        assert "You cannot use CRM now" in page
+        assert "Your account cannot be used now" in page
+        assert refused_page_way_back(page, query["state"]) == "access_denied"
     assert issued() == NOTHING
+
+
+def test_strangers_who_lock_the_account_do_not_shut_its_owner_out_of_the_apps(
+    signed_in, alice, policy
+):
+    """Failed guesses from elsewhere lock the account automatically, which turns away log-ins
+    from addresses it has not logged in from; the owner's live session goes on serving
+    them at every app: a new code, and the refresh of tokens they already hold."""
+    policy(login={"max_consecutive_failures": 3})
+    new = make_client(skip_consent=True)
+    held = tokens_for(signed_in, new, Pkce())
+
+    strangers_fail(3, alice.username)
+
+    assert User.objects.get(pk=alice.pk).is_locked
+    refreshed = refresh(signed_in, new, held["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.content
+    assert is_live(signed_in, new, refreshed.json()["access_token"])
+    assert tokens_for(signed_in, new, Pkce())["access_token"]
 
 
 def test_introspecting_a_string_never_issued_says_only_inactive(signed_in):

@@ -10,11 +10,14 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from admit.core.context import Caller
 from admit.mail.models import OutgoingEmail
+from admit.sso.flows.login import LoginRequest, login
 from admit.sso.flows.users import NewUser, _insert
 from admit.sso.models import Session, User
 from admit.sso.throttle import AUTOMATIC_LOCK
-from tests.conftest import GOOD_PASSWORD, ApiClient, codes
+from tests.conftest import GOOD_PASSWORD, ApiClient, codes, make_user
+from tests.sso.test_sessions import is_valid
 
 pytestmark = pytest.mark.django_db
 
@@ -300,3 +303,19 @@ def test_a_known_address_is_renewed_at_most_daily(api, owner_at_home, clock):
     clock.advance(hours=2)
     assert api.post(LOGIN, credentials()).status_code == 200
     assert KnownAddress.objects.get().last_seen == clock()
+
+
+def test_strangers_who_lock_a_super_user_leave_their_session_its_powers(api, admin_ust, policy):
+    """The automatic lock turns away log-ins from unknown addresses; it does not take a
+    super-user's powers from the session they have (a super-user's lock would)."""
+    policy(login={"max_consecutive_failures": 3})
+    admin = User.objects.get(username="boss")
+
+    strangers_fail(3, "boss")
+
+    assert refresh(admin).is_locked
+    newcomer = make_user(api, admin_ust, "newcomer")  # still a super-user's act
+    theirs = login(LoginRequest("newcomer", GOOD_PASSWORD, "CRM"), Caller()).ust
+    # ... and so is checking another person's session (the session check's own query).
+    assert is_valid(api, admin_ust, theirs)
+    assert newcomer

@@ -26,6 +26,10 @@ class UserManager(BaseUserManager["User"]):
         return self.get(username_key=normalize_username(username or ""))
 
 
+# ``User.locked_by`` of a lock that failed log-ins set, not a super-user (admit.sso.throttle).
+AUTOMATIC_LOCK = "admit:failed-logins"
+
+
 class User(AbstractBaseUser):
     """A person who signed up (or was created by a super-user).
 
@@ -158,10 +162,18 @@ class User(AbstractBaseUser):
             return False
         return super().check_password(raw_password)
 
-    # The Django admin lets in active super-users only.
+    @property
+    def is_locked_by_operator(self) -> bool:
+        """Locked by a super-user, not by strangers' failed guesses (``AUTOMATIC_LOCK``,
+        ``admit.sso.throttle``): that lock only turns away log-ins from addresses the account
+        has not logged in from, and the person goes on using the sessions they have."""
+        return self.is_locked and self.locked_by != AUTOMATIC_LOCK
+
+    # Whether the person may use their account now: in their sessions, at the apps they log
+    # in to through admit, in the console. The Django admin lets in active super-users only.
     @property
     def is_active(self) -> bool:  # type: ignore[override]
-        return self.is_confirmed and self.is_approved and not self.is_locked
+        return self.is_confirmed and self.is_approved and not self.is_locked_by_operator
 
     @property
     def is_staff(self) -> bool:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from admit.core import sql, unit_of_work
 from admit.core.secrets import digest
-from admit.sso.models import KnownAddress, Session, User
+from admit.sso.models import AUTOMATIC_LOCK, KnownAddress, Session, User
 
 
 def address_digest(address: str) -> str:
@@ -113,8 +113,8 @@ def forget_addresses_older_than(when: datetime) -> int:
 class LiveRow(NamedTuple):
     expires_at: datetime
     user_id: int
-    # The session's user is a super-user who may act now: confirmed, approved, not locked
-    # (``User.is_active``), as ``flows.sessions.superuser_for`` requires.
+    # The session's user is a super-user who may act now: confirmed, approved, not locked by
+    # an operator (``User.is_active``), as ``flows.sessions.superuser_for`` requires.
     is_active_superuser: bool
 
 
@@ -122,7 +122,8 @@ class LiveRow(NamedTuple):
 def _live_sessions_sql(count: int) -> str:
     return (
         "SELECT s.ust_digest, s.expires_at, s.user_id,"  # noqa: S608
-        " (u.is_superuser AND NOT u.is_locked AND u.confirmed_at IS NOT NULL"
+        " (u.is_superuser AND (NOT u.is_locked OR u.locked_by = %s)"
+        " AND u.confirmed_at IS NOT NULL"
         f" AND u.approval_status = %s) FROM {sql.table(Session)} s"
         f" JOIN {sql.table(User)} u ON u.id = s.user_id"
         f" WHERE s.ust_digest IN ({', '.join(['%s'] * count)})"
@@ -135,7 +136,8 @@ def live_sessions(digests: list[str]) -> dict[str, LiveRow]:
     check's one query, written out because the ORM spent longer building it than the
     database answering."""
     found = sql.fetch_all(
-        _live_sessions_sql(len(digests)), [User.Approval.APPROVED.value, *digests]
+        _live_sessions_sql(len(digests)),
+        [AUTOMATIC_LOCK, User.Approval.APPROVED.value, *digests],
     )
     return {
         ust_digest: LiveRow(_aware(expires_at), user_id, bool(superuser))

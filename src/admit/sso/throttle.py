@@ -37,10 +37,7 @@ from django.db.models import Case, F, Q, Value, When
 from admit.core import clock, unit_of_work
 from admit.core.ratelimit import Counter, RateLimited, claim_all, release_all
 from admit.mail.outbox import enqueue
-from admit.sso.models import User
-
-# ``User.locked_by`` of a lock that failed log-ins set, not a super-user.
-AUTOMATIC_LOCK = "admit:failed-logins"
+from admit.sso.models import AUTOMATIC_LOCK, User
 
 
 class Guesses:
@@ -132,7 +129,7 @@ def known_since() -> datetime:
 
 
 def is_locked_automatically(user: User) -> bool:
-    return user.is_locked and user.locked_by == AUTOMATIC_LOCK
+    return user.is_locked and not user.is_locked_by_operator
 
 
 def clear_failures(user: User) -> list[str]:

@@ -110,6 +110,7 @@ REFRESHING_PERSON = (
     "confirmed_at",
     "approval_status",
     "is_locked",
+    "locked_by",  # with ``is_locked``: whether a super-user locked them (``User.is_active``)
 )
 
 
