@@ -12,9 +12,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from admit.audit.models import AuditEvent
 from admit.core.context import Caller
 from admit.sso.flows import confirm_signup, signup
 from admit.sso.models import User
+from admit.sso.oidc.models import Grant
+from admit.sso.oidc.validator import Validator
 from admit.sso.rules import SignupRequest
 from tests.conftest import GOOD_PASSWORD
 from tests.oidc.support import (
@@ -177,6 +180,36 @@ def test_a_reused_code_is_refused_and_kills_the_first_exchanges_tokens(signed_in
     assert oauth_error(second) == "invalid_grant"
     assert not is_live(signed_in, new, first["access_token"])
     assert oauth_error(refresh(signed_in, new, first["refresh_token"])) == "invalid_grant"
+
+
+def test_of_two_exchanges_of_one_code_at_once_the_later_is_a_reuse(signed_in, alice, monkeypatch):
+    """Both found the code unused, and the first marked it used while the second was under
+    way: the second is refused with invalid_grant, writes nothing, and what the code issued to
+    the first dies, as on any reuse; the audit log says so."""
+    new = make_client()
+    pkce = Pkce()
+    code = get_code(signed_in, new.client.client_id, pkce)
+    first = exchange(signed_in, new, code, pkce).json()
+    grant = Grant.objects.get(code=code)
+    checked = Validator.validate_code
+
+    def read_before_the_first_marked_it(self, *args, **kwargs):
+        Grant.objects.filter(pk=grant.pk).update(used_at=None)
+        found = checked(self, *args, **kwargs)
+        Grant.objects.filter(pk=grant.pk).update(used_at=grant.used_at)
+        return found
+
+    monkeypatch.setattr(Validator, "validate_code", read_before_the_first_marked_it)
+    before = issued()
+
+    second = exchange(signed_in, new, code, pkce)
+
+    assert oauth_error(second) == "invalid_grant"
+    assert not is_live(signed_in, new, first["access_token"])
+    assert oauth_error(refresh(signed_in, new, first["refresh_token"])) == "invalid_grant"
+    assert issued()["refresh"] == before["refresh"]  # the second wrote no token
+    (reuse,) = AuditEvent.objects.filter(event="oidc.code_reuse")
+    assert reuse.target_user_id == alice.user_id and reuse.error_codes == "invalid_grant"
 
 
 @pytest.fixture

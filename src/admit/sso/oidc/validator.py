@@ -61,6 +61,15 @@ def may_sign_in(session: Session, client: Client) -> bool:
     )
 
 
+class CodeTakenMeanwhile(Exception):
+    """Another exchange of the code marked it used between this one's check and its own
+    mark (``Validator.invalidate_authorization_code``)."""
+
+    def __init__(self, family: uuid.UUID | None, user_id: str):
+        super().__init__("the code was used by another exchange meanwhile")
+        self.family, self.user_id = family, user_id
+
+
 class Validator(OAuth2Validator):
     oidc_claim_scope = {
         "sub": "openid",
@@ -198,13 +207,13 @@ class Validator(OAuth2Validator):
     def invalidate_authorization_code(
         self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any
     ) -> None:
-        """Marks the code used. If another exchange marked it first (two at once), both are
-        treated as a reuse: the tokens issued for the code are revoked."""
+        """Marks the code used. If another exchange marked it first (two at once, each of
+        which found it unused), this one is a reuse: ``CodeTakenMeanwhile``, on which the token
+        endpoint rolls back what this exchange wrote and revokes what the other issued."""
         grants = Grant.objects.filter(code=code, application=request.client)
         if not grants.filter(used_at__isnull=True).update(used_at=clock.now()):
-            family = grants.values_list("family", flat=True).first()
-            RefreshToken.revoke_family(family)
-            raise errors.InvalidGrantError(request=request)
+            family, user_id = grants.values_list("family", "user__user_id").first() or (None, "")
+            raise CodeTakenMeanwhile(family, user_id)
 
     # Refresh
     #

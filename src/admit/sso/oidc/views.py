@@ -63,7 +63,7 @@ from admit.sso.models import Session
 from admit.sso.oidc import consents, credentials, issuing, keys, queries
 from admit.sso.oidc.models import AccessToken, Client, IDToken, RefreshToken
 from admit.sso.oidc.record import record
-from admit.sso.oidc.validator import ACR_VALUES, Validator
+from admit.sso.oidc.validator import ACR_VALUES, CodeTakenMeanwhile, Validator
 
 UST = "admit_ust"  # where /login/ keeps the session (admit.sso.views.UST)
 
@@ -369,6 +369,15 @@ class TokenView(RefusesControlCharacters, OAuthLibMixin, View):
                     )
                 if counted_with_writes:
                     limit.count()
+        except CodeTakenMeanwhile as taken:
+            # Two exchanges of one code at once, and the other one marked it used first: this
+            # one's writes were rolled back, and what the code issued to the other dies, as on
+            # any reuse of a code.
+            RefreshToken.revoke_family(taken.family)
+            refused = {"client_id": client_id, "refused": "invalid_grant"}
+            record(event, caller, None, taken.user_id, **refused)
+            record("oidc.code_reuse", caller, None, taken.user_id, **refused)
+            return _oauth_error(400, "invalid_grant", "the code was used already")
         except unit_of_work.GuardFailed:
             # Another refresh took the token first, or its session ended, while this one was
             # under way: nothing of this one was written (a count held in the database neither),
