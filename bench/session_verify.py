@@ -46,11 +46,15 @@ def make_sessions(database_url: str, count: int) -> list[str]:
     now = datetime.now(UTC)
     with psycopg.connect(database_url) as conn:
         user_pk = conn.execute("SELECT id FROM sso_user WHERE username_key = 'bench'").fetchone()[0]
-        columns = "ust_digest, user_id, app, created_at, expires_at, remote_addr, user_agent"
+        columns = (
+            "ust_digest, user_id, app, created_at, expires_at, remote_addr, user_agent,"
+            " second_factor"
+        )
         with conn.cursor().copy(f"COPY sso_session ({columns}) FROM STDIN") as copy:
             for token in tokens:
                 digest = hashlib.sha256(token.encode()).hexdigest()
-                copy.write_row((digest, user_pk, "CRM", now, now + timedelta(hours=2), "", "bench"))
+                expires = now + timedelta(hours=2)
+                copy.write_row((digest, user_pk, "CRM", now, expires, "", "bench", False))
     return tokens
 
 
