@@ -497,35 +497,33 @@ def refused_page_way_back(page: str, state: str) -> str:
     return params["error"]
 
 
-# A person who logged in and then was shut out, with the session still going on: taking away
-# someone's approval or confirmation does not end their sessions (a super-user's lock does).
+# A person who logged in and then was shut out, with the session still going on. Through
+# admit's own flows that cannot happen: a super-user's lock and taking away someone's approval
+# or confirmation end their sessions (tests/oidc/test_sessions.py). The Django admin saves a
+# person's fields as they are, without admit's flows; the authorization endpoint still checks.
 
 
-def _unapproved_by_a_super_user(api, admin_ust, person: User) -> None:
-    changes = {"ust": admin_ust, "user_id": person.user_id, "approval_status": "before_decision"}
-    assert api.call("PATCH", "/zato/sso/user", changes).status_code == 200
+def _unapproved_in_the_django_admin(person: User) -> None:
+    User.objects.filter(pk=person.pk).update(approval_status=User.Approval.PENDING)
 
 
-def _unconfirmed_by_a_super_user(api, admin_ust, person: User) -> None:
-    changes = {"ust": admin_ust, "user_id": person.user_id, "sign_up_status": "before_confirmation"}
-    assert api.call("PATCH", "/zato/sso/user", changes).status_code == 200
+def _unconfirmed_in_the_django_admin(person: User) -> None:
+    User.objects.filter(pk=person.pk).update(confirmed_at=None)
 
 
 @pytest.mark.parametrize(
     "shut_out",
-    [_unapproved_by_a_super_user, _unconfirmed_by_a_super_user],
+    [_unapproved_in_the_django_admin, _unconfirmed_in_the_django_admin],
     ids=["unapproved", "unconfirmed"],
 )
-def test_a_live_session_whose_person_was_shut_out_gets_the_refused_page(
-    signed_in, alice, admin_ust, api, shut_out
-):
+def test_a_live_session_whose_person_was_shut_out_gets_the_refused_page(signed_in, alice, shut_out):
     new = make_client()
     query = authorize_query(new.client.client_id, Pkce())
     address = "/oidc/authorize/?" + urlencode(query)
     consent = signed_in.get(address)
     assert consent.status_code == 200 and b"Allow CRM to use your account?" in consent.content
 
-    shut_out(api, admin_ust, alice)
+    shut_out(alice)
 
     assert not User.objects.get(pk=alice.pk).is_active
     assert session_of(signed_in).user_id == alice.pk  # the session goes on

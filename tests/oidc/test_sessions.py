@@ -87,6 +87,16 @@ def by_a_lock(s: Signed) -> None:
     ok(s.api.post("/zato/sso/user/lock", {"ust": s.admin_ust, "user_id": s.user_id}))
 
 
+def by_taking_away_approval(s: Signed) -> None:
+    body = {"ust": s.admin_ust, "user_id": s.user_id, "approval_status": "before_decision"}
+    ok(s.api.call("PATCH", "/zato/sso/user", body))
+
+
+def by_taking_away_confirmation(s: Signed) -> None:
+    body = {"ust": s.admin_ust, "user_id": s.user_id, "sign_up_status": "before_confirmation"}
+    ok(s.api.call("PATCH", "/zato/sso/user", body))
+
+
 def by_a_password_change(s: Signed) -> None:
     """The person changes their password from another session: every other one ends."""
     login = {"username": s.username, "password": GOOD_PASSWORD, "current_app": "CRM"}
@@ -130,6 +140,8 @@ ENDINGS = [
     by_a_superuser_in_the_console,
     by_a_superuser_through_the_api,
     by_a_lock,
+    by_taking_away_approval,
+    by_taking_away_confirmation,
     by_a_password_change,
     by_a_password_reset,
     by_deleting_the_user,

@@ -247,7 +247,9 @@ def update_user(
         except IntegrityError as exc:
             taken = Code.USERNAME_EXISTS if "username" in str(exc) else Code.EMAIL_EXISTS
             raise _operator_error(taken, "username or e-mail address taken") from exc
-        if user.is_locked and "is_locked" in changes:
+        if shuts_out and not user.is_active:
+            # Locked by a super-user, or no longer approved or confirmed: the person's
+            # sessions end, and with them the tokens the apps were given under them.
             end_sessions_of(user)
         return user
 
