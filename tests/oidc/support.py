@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from django.test import Client as Browser
+from jwcrypto import jwk, jwt
 
 from admit.core.context import Caller
 from admit.core.secrets import digest
@@ -39,6 +41,12 @@ def make_client(app: str = "CRM", **options) -> clients.NewClient:
     """A client of ``app`` (``public``, ``skip_consent``, ``algorithm`` ... as add_client)."""
     options.setdefault("post_logout_redirect_uris", (LOGOUT_URI,))
     return clients.add_client(app, [options.pop("redirect_uri", REDIRECT_URI)], CALLER, **options)
+
+
+def id_token_claims(browser: Browser, id_token: str) -> dict:
+    """The ID token verified against the JWKS, as a relying party checks it."""
+    keys = jwk.JWKSet.from_json(browser.get("/oidc/jwks/").content)
+    return json.loads(jwt.JWT(jwt=id_token, key=keys).claims)
 
 
 def basic(client_id: str, secret: str) -> str:

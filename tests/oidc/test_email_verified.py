@@ -5,17 +5,23 @@ super-user typed, or that nobody confirmed, must not come with ``email_verified:
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from django.test import Client as Browser
-from jwcrypto import jwk, jwt
 
 from admit.mail.models import OutgoingEmail
 from admit.sso.models import User
 from tests.conftest import GOOD_PASSWORD, signup_body
-from tests.oidc.support import Pkce, log_in, make_client, make_person, tokens_for, userinfo
+from tests.oidc.support import (
+    Pkce,
+    id_token_claims,
+    log_in,
+    make_client,
+    make_person,
+    tokens_for,
+    userinfo,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +35,6 @@ NEW_PASSWORD = "Seven swallows over the plum tree"
 def no_approval(policy):
     """A confirmed sign-up can log in at once: these tests are about its address."""
     policy(signup={"approval_required": False})
-
-
-def id_token_claims(browser: Browser, id_token: str) -> dict:
-    """The ID token verified against the JWKS, as a relying party checks it."""
-    keys = jwk.JWKSet.from_json(browser.get("/oidc/jwks/").content)
-    return json.loads(jwt.JWT(jwt=id_token, key=keys).claims)
 
 
 def seen_by_the_app(username: str, password: str = GOOD_PASSWORD, **extra: str):

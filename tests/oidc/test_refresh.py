@@ -4,7 +4,6 @@ instead. A replayed token is in test_refusals.py."""
 
 from __future__ import annotations
 
-import json
 import string
 from datetime import timedelta
 from typing import Any
@@ -14,7 +13,6 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client as Browser
 from django.test.utils import CaptureQueriesContext
-from jwcrypto import jwk, jwt
 
 from admit.audit.models import AuditEvent
 from admit.core import clock
@@ -27,6 +25,7 @@ from tests.conftest import GOOD_PASSWORD
 from tests.oidc.support import (
     Pkce,
     basic,
+    id_token_claims,
     introspect,
     is_live,
     log_in,
@@ -43,12 +42,6 @@ URL_SAFE = set(string.ascii_letters + string.digits + "-_")
 def signed_in(browser, alice):
     log_in(browser, "alice", GOOD_PASSWORD)
     return browser
-
-
-def id_token_claims(browser: Browser, id_token: str) -> dict:
-    """The ID token verified against the JWKS, as a relying party checks it."""
-    keys = jwk.JWKSet.from_json(browser.get("/oidc/jwks/").content)
-    return json.loads(jwt.JWT(jwt=id_token, key=keys).claims)
 
 
 @pytest.mark.django_db

@@ -82,13 +82,10 @@ def _check_algorithm(algorithm: str) -> None:
         problem = "RS256 or ES256"
     else:
         try:
-            usable = algorithm in keys.algorithms()
+            keys.signing(algorithm)  # the key in use, or KeyProblem saying what to add or fix
+            return
         except keys.KeyProblem as exc:
             problem = str(exc)
-        else:
-            if usable:
-                return
-            problem = f"no {algorithm} signing key: add a P-256 key to {keys.ENV_VARIABLE}"
     raise InputError(
         Code.INPUT_INVALID, f"algorithm: {problem}", [{"field": "algorithm", "problem": problem}]
     )
